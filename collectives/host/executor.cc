@@ -1,0 +1,222 @@
+#include "collectives/host/executor.h"
+
+#include <sched.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+
+#include "collectives/host/reduce_kernels.h"
+#include "comm/comm.h"
+#include "util/env.h"
+#include "util/error.h"
+#include "util/log.h"
+
+namespace tdm::host {
+
+namespace {
+
+using plan::Op;
+using plan::Plan;
+using plan::Prim;
+using transport::kLinkAlignment;
+
+// Bytes moved per op per turn: small enough that forwarded data flows on
+// quickly, large enough to amortize the ring bookkeeping.
+size_t turn_bytes() {
+  static const size_t bytes = env::get_size("TANDEM_CHUNK_SIZE", 128 << 10);
+  return std::max<size_t>(bytes, 64);
+}
+
+size_t pad_of(size_t bytes) { return (kLinkAlignment - bytes % kLinkAlignment) % kLinkAlignment; }
+
+// out = (prescaled src) (+) in, over n bytes; src may be null for pure copies.
+void combine(const plan::Reduction& red, std::byte* out, const std::byte* src,
+             const std::byte* in, size_t n, bool prescale) {
+  size_t count = n / red.elem;
+  auto op = static_cast<ReduceOp>(red.kernel_op);
+  if (prescale) {
+    scale(red.type, out, src, count, red.scalar.data());
+    reduce(red.type, op, out, out, in, count);
+  } else {
+    reduce(red.type, op, out, src, in, count);
+  }
+}
+
+void finish(const plan::Reduction& red, std::byte* data, size_t n) {
+  if (red.divisor > 1) divide(red.type, data, n / red.elem, red.divisor);
+}
+
+// Moves what the links allow for one op; returns true if any byte moved.
+bool progress_op(const Plan& p, Op& op) {
+  Comm& comm = *p.comm;
+  const plan::Reduction& red = p.reduction;
+  transport::Link* in_link = plan::uses_inbound(op.prim) ? &comm.link(op.recv_peer) : nullptr;
+  transport::Link* out_link = plan::uses_outbound(op.prim) ? &comm.link(op.send_peer) : nullptr;
+  if (in_link) in_link->progress();
+  bool moved = false;
+  while (op.done < op.bytes) {
+    size_t n = std::min(op.bytes - op.done, turn_bytes());
+    std::span<const std::byte> in;
+    std::span<std::byte> out;
+    if (in_link) {
+      in = in_link->recv_data();
+      n = std::min(n, in.size());
+    }
+    if (out_link) {
+      out = out_link->send_space();
+      n = std::min(n, out.size());
+    }
+    if (n < op.bytes - op.done) n -= n % red.elem;
+    if (n == 0) break;
+    const std::byte* src = op.src ? op.src + op.done : nullptr;
+    std::byte* dst = op.dst ? op.dst + op.done : nullptr;
+    switch (op.prim) {
+      case Prim::kSend:
+        if (op.prescale)
+          scale(red.type, out.data(), src, n / red.elem, red.scalar.data());
+        else
+          std::memcpy(out.data(), src, n);
+        break;
+      case Prim::kRecv:
+        std::memcpy(dst, in.data(), n);
+        break;
+      case Prim::kRecvReduce:
+        combine(red, dst, src, in.data(), n, op.prescale);
+        if (op.finalize) finish(red, dst, n);
+        break;
+      case Prim::kRecvReduceSend:
+        combine(red, out.data(), src, in.data(), n, op.prescale);
+        break;
+      case Prim::kRecvReduceCopySend:
+        combine(red, dst, src, in.data(), n, op.prescale);
+        if (op.finalize) finish(red, dst, n);
+        std::memcpy(out.data(), dst, n);
+        break;
+      case Prim::kRecvCopySend:
+        std::memcpy(dst, in.data(), n);
+        std::memcpy(out.data(), in.data(), n);
+        break;
+    }
+    if (in_link) in_link->recv_release(n);
+    if (out_link) out_link->send_commit(n);
+    op.done += n;
+    moved = true;
+  }
+  if (op.done == op.bytes && !op.padded) {
+    // Keep every message 8-byte aligned in the rings (see kLinkAlignment).
+    size_t pad = pad_of(op.bytes);
+    bool ready = true;
+    if (in_link && pad) ready = in_link->recv_data().size() >= pad;
+    if (out_link && pad) ready = ready && out_link->send_space().size() >= pad;
+    if (ready) {
+      if (in_link && pad) in_link->recv_release(pad);
+      if (out_link && pad) out_link->send_commit(pad);
+      op.padded = true;
+      moved = true;
+    }
+  }
+  if (out_link) moved |= out_link->progress();
+  return moved;
+}
+
+bool op_complete(const Op& op) { return op.padded; }
+
+// Ops of a step that share a link direction run in order; the others in parallel.
+bool blocked_by_earlier(const std::vector<Op>& ops, size_t index) {
+  const Op& op = ops[index];
+  bool in = plan::uses_inbound(op.prim), out = plan::uses_outbound(op.prim);
+  for (size_t i = 0; i < index; ++i) {
+    const Op& earlier = ops[i];
+    if (op_complete(earlier)) continue;
+    if (in && plan::uses_inbound(earlier.prim) && earlier.recv_peer == op.recv_peer) return true;
+    if (out && plan::uses_outbound(earlier.prim) && earlier.send_peer == op.send_peer) return true;
+  }
+  return false;
+}
+
+// Advances a plan as far as its links allow; true if anything happened.
+bool advance(Plan& p) {
+  bool moved = false;
+  while (p.step < p.steps.size()) {
+    plan::Step& step = p.steps[p.step];
+    if (!p.step_started) {
+      if (step.local) step.local();
+      p.step_started = true;
+      moved = true;
+    }
+    bool all_done = true;
+    for (size_t i = 0; i < step.ops.size(); ++i) {
+      Op& op = step.ops[i];
+      if (op_complete(op)) continue;
+      if (!blocked_by_earlier(step.ops, i)) moved |= progress_op(p, op);
+      all_done = all_done && op_complete(op);
+    }
+    if (!all_done) return moved;
+    ++p.step;
+    p.step_started = false;
+  }
+  return moved;
+}
+
+// Peers the current step of `p` waits on, checked when nothing moves.
+void check_peers(const Plan& p) {
+  Comm& comm = *p.comm;
+  if (p.step >= p.steps.size()) return;
+  for (const Op& op : p.steps[p.step].ops) {
+    if (op_complete(op)) continue;
+    for (int peer : {op.recv_peer, op.send_peer}) {
+      if (peer >= 0 && peer != comm.rank && comm.boot->peer_closed(peer))
+        throw_error(tdmRemoteError, "rank ", peer, " of communicator ", comm.name,
+                    " went away (process exited or aborted) during a collective");
+    }
+  }
+}
+
+}  // namespace
+
+void execute(std::span<std::vector<Plan>> queues) {
+  using Clock = std::chrono::steady_clock;
+  const auto timeout = std::chrono::duration<double>(env::timeout_seconds());
+  std::vector<size_t> current(queues.size(), 0);
+  auto last_progress = Clock::now();
+  auto last_check = last_progress;
+  unsigned idle = 0;
+  while (true) {
+    bool moved = false, done = true;
+    for (size_t q = 0; q < queues.size(); ++q) {
+      auto& queue = queues[q];
+      while (current[q] < queue.size()) {
+        Plan& p = queue[current[q]];
+        if (p.comm->abort.load(std::memory_order_relaxed))
+          throw_error(tdmInvalidUsage, "communicator ", p.comm->name,
+                      " was aborted (tdmCommAbort) while an operation was running");
+        moved |= advance(p);
+        if (p.step < p.steps.size()) break;
+        ++current[q];
+      }
+      done = done && current[q] == queue.size();
+    }
+    if (done) return;
+    if (moved) {
+      idle = 0;
+      continue;
+    }
+    // Nothing moved: let the other ranks (perhaps on the same core) run.
+    if (idle++ == 0) last_progress = Clock::now();
+    if (idle < 64) continue;
+    sched_yield();
+    if ((idle & 255) != 0) continue;
+    auto now = Clock::now();
+    if (now - last_check > std::chrono::milliseconds(100)) {
+      last_check = now;
+      for (size_t q = 0; q < queues.size(); ++q)
+        if (current[q] < queues[q].size()) check_peers(queues[q][current[q]]);
+    }
+    if (now - last_progress > timeout)
+      throw_error(tdmRemoteError, "no progress for TANDEM_TIMEOUT=", timeout.count(),
+                  " s in a collective (a peer is hung or did not call the same operation)");
+  }
+}
+
+}  // namespace tdm::host

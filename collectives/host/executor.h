@@ -1,0 +1,18 @@
+// Runs plans on host memory: the CPU moves and reduces the bytes. Plans of
+// several communicators (a group over comms created by tdmCommInitAll) run
+// interleaved in the calling thread, so none waits on another.
+#pragma once
+
+#include <span>
+#include <vector>
+
+#include "plan/plan.h"
+
+namespace tdm::host {
+
+// Runs each queue's plans in order and the queues side by side (one queue per
+// communicator). Returns when all are complete. Throws tdm::Error on a dead or
+// silent peer (TANDEM_TIMEOUT without progress) or an aborted communicator.
+void execute(std::span<std::vector<plan::Plan>> queues);
+
+}  // namespace tdm::host

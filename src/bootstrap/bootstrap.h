@@ -1,0 +1,60 @@
+// The out-of-band network every communicator starts from: rendezvous through
+// the root, then a full mesh of TCP connections between ranks, used for
+// allgather/barrier/send/recv during setup and to notice peers that die.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "bootstrap/socket.h"
+#include "bootstrap/unique_id.h"
+
+namespace tdm::bootstrap {
+
+class Bootstrap {
+ public:
+  // Collective over the nranks processes (or threads) that got the same id.
+  // `abort` (may be null) interrupts any wait.
+  static std::unique_ptr<Bootstrap> connect(const tdmUniqueId& id, int rank, int nranks,
+                                            const std::atomic<bool>* abort);
+
+  int rank() const { return rank_; }
+  int nranks() const { return nranks_; }
+  uint64_t nonce() const { return nonce_; }
+  const SocketAddress& address_of(int peer) const { return addresses_[peer]; }
+
+  // Framed point-to-point messages; the receiver must expect the same size.
+  void send(int peer, std::span<const std::byte> data);
+  void recv(int peer, std::span<std::byte> data);
+  // all.size() == nranks * mine.size(); rank r's bytes land at r * mine.size().
+  void allgather(std::span<const std::byte> mine, std::span<std::byte> all);
+  void barrier();
+
+  template <typename T>
+  std::vector<T> allgather_value(const T& mine) {
+    std::vector<T> all(static_cast<size_t>(nranks_));
+    allgather(as_bytes_of(mine), std::as_writable_bytes(std::span(all)));
+    return all;
+  }
+
+  // True when peer's process is gone (its end of the mesh connection closed).
+  bool peer_closed(int peer) const;
+  Deadline deadline() const { return Deadline::from_env(abort_); }
+  const std::atomic<bool>* abort_flag() const { return abort_; }
+
+ private:
+  Bootstrap() = default;
+  int fd_of(int peer) const;
+
+  int rank_ = 0;
+  int nranks_ = 1;
+  uint64_t nonce_ = 0;
+  const std::atomic<bool>* abort_ = nullptr;
+  std::vector<SocketAddress> addresses_;
+  std::vector<Fd> mesh_;  // mesh_[peer]; invalid for self
+};
+
+}  // namespace tdm::bootstrap

@@ -1,0 +1,155 @@
+#include "bootstrap/launcher_env.h"
+
+#include <arpa/inet.h>
+#include <dlfcn.h>
+#include <netdb.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "util/env.h"
+#include "util/error.h"
+#include "util/log.h"
+
+namespace tdm::bootstrap {
+
+namespace {
+
+int required_int(const char* name) {
+  int64_t value = env::get_int(name, -1);
+  if (value < 0) throw_error(tdmInvalidArgument, name, " must be set to a non-negative integer");
+  return static_cast<int>(value);
+}
+
+void check_rank(const World& w, const char* source) {
+  if (w.nranks < 1 || w.rank < 0 || w.rank >= w.nranks)
+    throw_error(tdmInvalidArgument, source, " gives rank ", w.rank, " of ", w.nranks,
+                ", which is out of range");
+}
+
+SocketAddress resolve_host(const std::string& host, int port) {
+  addrinfo hints{};
+  hints.ai_family = AF_INET;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* result = nullptr;
+  if (int err = getaddrinfo(host.c_str(), nullptr, &hints, &result); err != 0)
+    throw_error(tdmInvalidArgument, "cannot resolve MASTER_ADDR='", host, "': ", gai_strerror(err));
+  SocketAddress addr;
+  std::memcpy(&addr.storage, result->ai_addr, result->ai_addrlen);
+  addr.length = result->ai_addrlen;
+  freeaddrinfo(result);
+  reinterpret_cast<sockaddr_in*>(&addr.storage)->sin_port = htons(static_cast<uint16_t>(port));
+  return addr;
+}
+
+World from_torchrun() {
+  World w;
+  w.launcher = "torchrun";
+  w.rank = required_int("RANK");
+  w.nranks = required_int("WORLD_SIZE");
+  check_rank(w, "RANK/WORLD_SIZE");
+  std::string host = env::get("MASTER_ADDR").value_or("127.0.0.1");
+  int64_t port = env::get_int("TANDEM_ROOT_PORT", -1);
+  if (port < 0) {
+    port = env::get_int("MASTER_PORT", -1);
+    if (port < 0) throw_error(tdmInvalidArgument, "MASTER_PORT must be set with MASTER_ADDR");
+    if (env::get("TORCHELASTIC_RUN_ID")) port += 1;  // torchrun's own store holds MASTER_PORT
+  }
+  if (port <= 0 || port > 65535) throw_error(tdmInvalidArgument, "root port ", port, " is invalid");
+  SocketAddress root = resolve_host(host, static_cast<int>(port));
+  // Every rank derives the same nonce from the rendezvous point.
+  uint64_t nonce = 1469598103934665603ULL;
+  for (char c : host + ":" + std::to_string(port) + env::get("TORCHELASTIC_RUN_ID").value_or(""))
+    nonce = (nonce ^ static_cast<unsigned char>(c)) * 1099511628211ULL;
+  if (w.rank == 0) {
+    SocketAddress bind_to = root;
+    reinterpret_cast<sockaddr_in*>(&bind_to.storage)->sin_addr.s_addr = htonl(INADDR_ANY);
+    w.server = RootServer::start(1, &bind_to, nonce);
+  }
+  UniqueIdContents contents;
+  contents.nonce = nonce;
+  contents.root = root;
+  w.id = encode(contents);
+  return w;
+}
+
+// Tandem's MPI plugin (libtandem_mpi.so) wraps the few MPI calls needed, so
+// libtandem itself does not depend on MPI.
+struct MpiPlugin {
+  using WorldFn = int (*)(int*, int*);
+  using BcastFn = int (*)(void*, int, int);
+  void* handle = nullptr;
+  WorldFn world = nullptr;
+  BcastFn bcast = nullptr;
+};
+
+MpiPlugin load_mpi_plugin() {
+  std::vector<std::string> candidates;
+  if (auto path = env::get("TANDEM_MPI_PLUGIN")) candidates.push_back(*path);
+  Dl_info info{};
+  if (dladdr(reinterpret_cast<void*>(&load_mpi_plugin), &info) && info.dli_fname) {
+    std::string self = info.dli_fname;
+    std::string dir = self.substr(0, self.find_last_of('/') + 1);
+    candidates.push_back(dir + "libtandem_mpi.so");
+    candidates.push_back(dir + "../lib/libtandem_mpi.so");
+  }
+  candidates.push_back("libtandem_mpi.so");
+  std::string tried;
+  for (const std::string& path : candidates) {
+    void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_GLOBAL);
+    if (!handle) {
+      tried += "\n  " + path + ": " + dlerror();
+      continue;
+    }
+    MpiPlugin plugin;
+    plugin.handle = handle;
+    plugin.world = reinterpret_cast<MpiPlugin::WorldFn>(dlsym(handle, "tandem_mpi_world"));
+    plugin.bcast = reinterpret_cast<MpiPlugin::BcastFn>(dlsym(handle, "tandem_mpi_bcast"));
+    if (plugin.world && plugin.bcast) return plugin;
+  }
+  throw_error(tdmInvalidUsage,
+              "launched by mpirun, but Tandem's MPI plugin libtandem_mpi.so was not found "
+              "(Tandem built without MPI, or set TANDEM_MPI_PLUGIN to its path); tried:",
+              tried);
+}
+
+World from_mpi() {
+  MpiPlugin plugin = load_mpi_plugin();
+  World w;
+  w.launcher = "mpirun";
+  if (plugin.world(&w.rank, &w.nranks) != 0)
+    throw_error(tdmSystemError, "MPI initialization failed in Tandem's MPI plugin");
+  check_rank(w, "MPI_COMM_WORLD");
+  if (w.rank == 0) {
+    w.server = RootServer::start(1);
+    w.id = w.server->id();
+  }
+  if (plugin.bcast(&w.id, sizeof(w.id), 0) != 0)
+    throw_error(tdmSystemError, "MPI_Bcast of the unique id failed");
+  return w;
+}
+
+}  // namespace
+
+World resolve_world() {
+  if (auto hex = env::get("TANDEM_UNIQUE_ID")) {
+    World w;
+    w.launcher = "tandemrun";
+    w.id = from_hex(*hex);
+    w.rank = required_int("TANDEM_RANK");
+    w.nranks = required_int("TANDEM_WORLD_SIZE");
+    check_rank(w, "TANDEM_RANK/TANDEM_WORLD_SIZE");
+    return w;
+  }
+  if (env::get("RANK") && env::get("WORLD_SIZE") && env::get("MASTER_ADDR")) return from_torchrun();
+  if (env::get("OMPI_COMM_WORLD_SIZE") || env::get("PMI_SIZE") || env::get("PMIX_RANK"))
+    return from_mpi();
+  World w;
+  w.launcher = "none";
+  w.server = RootServer::start(1, nullptr);
+  w.id = w.server->id();
+  return w;
+}
+
+}  // namespace tdm::bootstrap

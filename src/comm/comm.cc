@@ -1,0 +1,186 @@
+#include "comm/comm.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <tuple>
+
+#include "bootstrap/root.h"
+#include "collectives/algorithms.h"
+#include "util/env.h"
+#include "util/error.h"
+#include "util/log.h"
+
+namespace tdm {
+
+namespace {
+
+// What each rank tells the others about itself at init.
+struct RankInfo {
+  uint64_t host_hash;
+  int32_t pid;
+  int32_t cuda_device;
+  char hostname[64];
+};
+
+uint64_t fnv1a(std::string_view text, uint64_t hash = 1469598103934665603ULL) {
+  for (char c : text) hash = (hash ^ static_cast<unsigned char>(c)) * 1099511628211ULL;
+  return hash;
+}
+
+// Same host = same hostname and boot id (containers may share a hostname).
+uint64_t host_hash() {
+  if (auto forced = env::get("TANDEM_HOSTID")) return fnv1a(*forced);
+  char name[256] = {0};
+  gethostname(name, sizeof(name) - 1);
+  std::string boot_id;
+  std::ifstream("/proc/sys/kernel/random/boot_id") >> boot_id;
+  return fnv1a(boot_id, fnv1a(name));
+}
+
+void validate_config(const tdmConfig_t* config) {
+  if (config == nullptr) return;
+  if (config->magic != TDM_CONFIG_MAGIC || config->size < offsetof(tdmConfig_t, commName))
+    throw_error(tdmInvalidArgument,
+                "config was not initialized with TDM_CONFIG_INITIALIZER (bad magic or size)");
+  if (config->blocking != TDM_CONFIG_UNDEF_INT && config->blocking != 0 && config->blocking != 1)
+    throw_error(tdmInvalidArgument, "config->blocking must be 0 or 1, got ", config->blocking);
+}
+
+// Groups ranks into hosts. TANDEM_RANKS_PER_HOST=k splits each real host into
+// hosts of k consecutive local ranks, so one machine can exercise the network
+// path and hierarchical algorithms.
+void group_hosts(Comm& comm, const std::vector<RankInfo>& infos, int64_t ranks_per_host) {
+  std::map<uint64_t, int> local_count;
+  std::map<std::pair<uint64_t, int64_t>, int> host_index;
+  comm.host_of_rank.resize(comm.nranks);
+  for (int r = 0; r < comm.nranks; ++r) {
+    int local = local_count[infos[r].host_hash]++;
+    int64_t split = ranks_per_host > 0 ? local / ranks_per_host : 0;
+    auto key = std::make_pair(infos[r].host_hash, split);
+    auto [it, inserted] = host_index.try_emplace(key, static_cast<int>(host_index.size()));
+    comm.host_of_rank[r] = it->second;
+  }
+  comm.host_ranks.assign(host_index.size(), {});
+  for (int r = 0; r < comm.nranks; ++r) comm.host_ranks[comm.host_of_rank[r]].push_back(r);
+  // Ring: hosts contiguous so only one link per host crosses the network each way.
+  comm.ring.clear();
+  for (const auto& members : comm.host_ranks)
+    comm.ring.insert(comm.ring.end(), members.begin(), members.end());
+  comm.ring_position.resize(comm.nranks);
+  for (int p = 0; p < comm.nranks; ++p) comm.ring_position[comm.ring[p]] = p;
+}
+
+void connect_transports(Comm& comm) {
+  const bool shm_disabled = comm.tuning.shm_disable != 0;
+  std::vector<int> shm_peers, socket_peers;
+  for (int peer = 0; peer < comm.nranks; ++peer) {
+    if (peer == comm.rank) continue;
+    bool same_host = comm.host_of_rank[peer] == comm.host();
+    (same_host && !shm_disabled ? shm_peers : socket_peers).push_back(peer);
+  }
+  // Both transports are collective: every rank connects both, perhaps to nobody.
+  comm.links.resize(comm.nranks);
+  comm.link_kind.assign(comm.nranks, "self");
+  auto attach = [&](transport::Transport& t, const std::vector<int>& peers, size_t capacity) {
+    auto links = t.connect(*comm.boot, peers, capacity);
+    for (size_t i = 0; i < peers.size(); ++i) {
+      comm.links[peers[i]] = std::move(links[i]);
+      comm.link_kind[peers[i]] = t.name();
+    }
+  };
+  auto shm = transport::make_shm_transport();
+  auto socket = transport::make_socket_transport();
+  attach(*shm, shm_peers, comm.tuning.shm_buffer_size);
+  attach(*socket, socket_peers, comm.tuning.socket_buffer_size);
+  // Ring chunks must fit the smallest link in use (see the ring algorithms).
+  comm.link_capacity = comm.tuning.shm_buffer_size;
+  if (!socket_peers.empty() || shm_peers.empty())
+    comm.link_capacity = std::min<size_t>(comm.link_capacity, comm.tuning.socket_buffer_size);
+}
+
+}  // namespace
+
+std::unique_ptr<Comm> create_comm(const tdmUniqueId& id, int nranks, int rank,
+                                  const tdmConfig_t* config) {
+  validate_config(config);
+  auto comm = std::make_unique<Comm>();
+  comm->rank = rank;
+  comm->nranks = nranks;
+  if (config && config->blocking == 0) comm->blocking = false;
+  comm->boot = bootstrap::Bootstrap::connect(id, rank, nranks, &comm->abort);
+  char nonce_text[32];
+  std::snprintf(nonce_text, sizeof(nonce_text), "%016llx",
+                static_cast<unsigned long long>(comm->boot->nonce()));
+  comm->name = config && config->commName ? config->commName : nonce_text;
+  log::set_rank(rank);
+
+  RankInfo mine{};
+  mine.host_hash = host_hash();
+  mine.pid = getpid();
+  mine.cuda_device = -1;
+  gethostname(mine.hostname, sizeof(mine.hostname) - 1);
+  auto infos = comm->boot->allgather_value(mine);
+
+  // Wire-relevant settings: rank 0's environment decides for everybody.
+  Comm::Tuning tuning{};
+  auto page_multiple = [](uint64_t bytes) { return std::max<uint64_t>(bytes & ~uint64_t(4095), 4096); };
+  tuning.shm_buffer_size = page_multiple(env::get_size("TANDEM_SHM_BUFFER_SIZE", 1 << 20));
+  tuning.socket_buffer_size = page_multiple(env::get_size("TANDEM_SOCKET_BUFFER_SIZE", 4 << 20));
+  tuning.oneshot_max_bytes = env::get_size("TANDEM_ONESHOT_MAX_BYTES", 32 << 10);
+  tuning.allreduce_algo = collectives::allreduce_algorithm_from_env();
+  tuning.ranks_per_host = static_cast<int32_t>(env::get_int("TANDEM_RANKS_PER_HOST", 0));
+  tuning.shm_disable = env::get_bool("TANDEM_SHM_DISABLE", false) ? 1 : 0;
+  auto tunings = comm->boot->allgather_value(tuning);
+  comm->tuning = tunings[0];
+
+  group_hosts(*comm, infos, comm->tuning.ranks_per_host);
+  connect_transports(*comm);
+  TDM_INFO("INIT", "comm ", comm->name, " rank ", rank, "/", nranks, " on host ",
+           comm->host(), " of ", comm->nhosts());
+  return comm;
+}
+
+std::unique_ptr<Comm> split_comm(Comm& parent, int color, int key, const tdmConfig_t* config) {
+  validate_config(config);
+  if (color < 0 && color != TDM_SPLIT_NOCOLOR)
+    throw_error(tdmInvalidArgument, "color must be >= 0 or TDM_SPLIT_NOCOLOR, got ", color);
+  struct Entry {
+    int32_t color, key;
+  };
+  auto entries = parent.boot->allgather_value(Entry{color, key});
+  if (color == TDM_SPLIT_NOCOLOR) return nullptr;
+  std::vector<int> members;
+  for (int r = 0; r < parent.nranks; ++r)
+    if (entries[r].color == color) members.push_back(r);
+  std::stable_sort(members.begin(), members.end(), [&](int a, int b) {
+    return std::tie(entries[a].key, a) < std::tie(entries[b].key, b);
+  });
+  const int new_rank =
+      static_cast<int>(std::find(members.begin(), members.end(), parent.rank) - members.begin());
+  const int leader = members.front();
+  tdmUniqueId id{};
+  if (parent.rank == leader) {
+    bootstrap::SocketAddress where = parent.boot->address_of(parent.rank);
+    reinterpret_cast<sockaddr_in*>(&where.storage)->sin_port = 0;
+    auto server = bootstrap::RootServer::start(1, &where);
+    id = server->id();
+    bootstrap::RootServer::detach(std::move(server));
+    for (int m : members)
+      if (m != leader) parent.boot->send(m, as_bytes_of(id));
+  } else {
+    parent.boot->recv(leader, as_writable_bytes_of(id));
+  }
+  tdmConfig_t inherited = TDM_CONFIG_INITIALIZER;
+  inherited.blocking = parent.blocking ? 1 : 0;
+  auto child = create_comm(id, static_cast<int>(members.size()), new_rank,
+                           config ? config : &inherited);
+  child->cuda_device = parent.cuda_device;
+  return child;
+}
+
+}  // namespace tdm

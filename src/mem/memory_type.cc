@@ -1,0 +1,52 @@
+#include "mem/memory_type.h"
+
+#if TANDEM_HAVE_CUDA
+#include <cuda_runtime_api.h>
+#endif
+
+namespace tdm::mem {
+
+int cuda_device_count() {
+#if TANDEM_HAVE_CUDA
+  static const int count = [] {
+    int n = 0;
+    if (cudaGetDeviceCount(&n) != cudaSuccess) {
+      cudaGetLastError();  // clear the sticky "no device" error
+      return 0;
+    }
+    return n;
+  }();
+  return count;
+#else
+  return 0;
+#endif
+}
+
+int current_cuda_device() {
+#if TANDEM_HAVE_CUDA
+  if (cuda_device_count() == 0) return -1;
+  int device = -1;
+  if (cudaGetDevice(&device) != cudaSuccess) return -1;
+  return device;
+#else
+  return -1;
+#endif
+}
+
+MemoryType memory_type(const void* ptr) {
+#if TANDEM_HAVE_CUDA
+  if (ptr == nullptr || cuda_device_count() == 0) return MemoryType::kHost;
+  cudaPointerAttributes attributes{};
+  if (cudaPointerGetAttributes(&attributes, ptr) != cudaSuccess) {
+    cudaGetLastError();
+    return MemoryType::kHost;
+  }
+  if (attributes.type == cudaMemoryTypeDevice || attributes.type == cudaMemoryTypeManaged)
+    return MemoryType::kCuda;
+#else
+  (void)ptr;
+#endif
+  return MemoryType::kHost;
+}
+
+}  // namespace tdm::mem

@@ -1,0 +1,15 @@
+// Where a buffer lives: host memory runs on the CPU engine, CUDA memory on the
+// CUDA engine. Detected with cudaPointerGetAttributes when CUDA devices exist.
+#pragma once
+
+namespace tdm::mem {
+
+enum class MemoryType { kHost, kCuda };
+
+MemoryType memory_type(const void* ptr);
+// Number of CUDA devices visible (0 without CUDA or without a GPU).
+int cuda_device_count();
+// The calling thread's current CUDA device, or -1.
+int current_cuda_device();
+
+}  // namespace tdm::mem

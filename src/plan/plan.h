@@ -1,0 +1,78 @@
+// A plan is what one collective (or one group of point-to-point calls) turns
+// into: a list of steps, each a set of primitive operations on links that
+// progress together. Plans do not know the memory type; an executor per memory
+// type runs them (collectives/host/executor.h for host memory).
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "tandem/tandem.h"
+
+namespace tdm {
+struct Comm;
+}
+
+namespace tdm::plan {
+
+// NCCL's primitive set: data flows from the inbound link and/or a local source
+// to the outbound link and/or a local destination.
+enum class Prim : uint8_t {
+  kSend,                // src -> out
+  kRecv,                // in -> dst
+  kRecvReduce,          // src (+) in -> dst
+  kRecvReduceSend,      // src (+) in -> out
+  kRecvReduceCopySend,  // src (+) in -> dst, dst -> out
+  kRecvCopySend,        // in -> dst, in -> out
+};
+
+struct Op {
+  Prim prim = Prim::kSend;
+  int recv_peer = -1;
+  int send_peer = -1;
+  const std::byte* src = nullptr;
+  std::byte* dst = nullptr;
+  size_t bytes = 0;
+  bool prescale = false;  // src is multiplied by the premulsum scalar before use
+  bool finalize = false;  // the result is divided by the divisor (avg)
+  // Progress, owned by the executor.
+  size_t done = 0;
+  bool padded = false;
+};
+
+inline bool uses_inbound(Prim p) { return p != Prim::kSend; }
+inline bool uses_outbound(Prim p) {
+  return p == Prim::kSend || p == Prim::kRecvReduceSend || p == Prim::kRecvReduceCopySend ||
+         p == Prim::kRecvCopySend;
+}
+
+struct Step {
+  std::vector<Op> ops;
+  // Local work run when the step starts, before its ops (copies, final reductions).
+  std::function<void()> local;
+};
+
+// How elements combine: the reduction kernel's op plus the premulsum scalar
+// and the avg divisor.
+struct Reduction {
+  tdmDataType_t type = tdmUint8;
+  int kernel_op = 0;                     // host::ReduceOp as int
+  std::array<std::byte, 8> scalar{};     // premulsum scalar, a value of `type`
+  int divisor = 0;                       // avg: divide the final result by this
+  size_t elem = 1;
+};
+
+struct Plan {
+  Comm* comm = nullptr;
+  Reduction reduction;
+  std::vector<Step> steps;
+  std::vector<std::vector<std::byte>> scratch;  // buffers the steps point into
+  // Executor state.
+  size_t step = 0;
+  bool step_started = false;
+};
+
+}  // namespace tdm::plan

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Tandem builds with, when they are missing.
+set -euo pipefail
+packages=(build-essential cmake ninja-build pkg-config git
+          libopenmpi-dev openmpi-bin libhwloc-dev libgtest-dev libgmock-dev
+          libibverbs-dev)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "tandem: installing ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

@@ -1,0 +1,112 @@
+// Shared driver of Tandem's benchmark tools (all_reduce_perf, ...).
+//
+// The tools follow nccl-tests: same flags, same table, same byte and bandwidth
+// conventions. Each tool is one small file that describes its collective with
+// a Test and hands it to runPerf(). The driver owns argument parsing, buffers,
+// timing, the correctness check and the report. See README.md.
+#ifndef TANDEM_TOOLS_PERF_COMMON_H_
+#define TANDEM_TOOLS_PERF_COMMON_H_
+
+#include <tandem/tandem.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#if TANDEM_PERF_HAVE_MPI
+#include <mpi.h>
+#endif
+
+namespace tandem::perf {
+
+// Element counts for one benchmark size, as nccl-tests' getCollByteCount():
+// `send` and `recv` are the buffer lengths, `param` is the count argument of
+// the call, and in-place calls use sendbuff = base + rank * sendInplaceOffset
+// and recvbuff = base + rank * recvInplaceOffset on one buffer `base`.
+struct Counts {
+  size_t send = 0;
+  size_t recv = 0;
+  size_t param = 0;
+  size_t sendInplaceOffset = 0;
+  size_t recvInplaceOffset = 0;
+};
+
+// Where the reference value of one output element comes from: element `index`
+// of rank `rank`'s input, or (rank == kAllRanks) the reduction of element
+// `index` over every rank's input.
+inline constexpr int kAllRanks = -1;
+struct Source {
+  int rank = kAllRanks;
+  size_t index = 0;
+};
+
+// One call of the benchmarked operation.
+struct Call {
+  const void* send = nullptr;
+  void* recv = nullptr;
+  size_t count = 0;  // Counts::param
+  tdmDataType_t type = tdmFloat;
+  tdmRedOp_t op = tdmSum;
+  int root = 0;
+  int rank = 0;
+  int nranks = 1;
+  bool inPlace = false;
+  tdmComm_t comm = nullptr;
+};
+
+#if TANDEM_PERF_HAVE_MPI
+// The same call for MPI. Data-movement tests see MPI_BYTE and `scale` =
+// element size (multiply counts by it); reductions see the element type and
+// scale 1.
+struct MpiCall {
+  const void* send = nullptr;
+  void* recv = nullptr;
+  size_t count = 0;
+  size_t scale = 1;
+  MPI_Datatype type = MPI_BYTE;
+  MPI_Op op = MPI_SUM;
+  int root = 0;
+  int rank = 0;
+  int nranks = 1;
+  bool inPlace = false;
+  size_t elemBytes = 1;  // size of one element (for in-place offsets)
+  MPI_Comm comm = MPI_COMM_WORLD;
+};
+#endif
+
+class Test {
+ public:
+  virtual ~Test() = default;
+  // "AllReduce", ...
+  virtual const char* name() const = 0;
+  // Reduction collectives loop over -o and print the op; others print "none".
+  virtual bool hasOp() const { return false; }
+  // Rooted collectives loop over -r; others print root -1.
+  virtual bool hasRoot() const { return false; }
+  // nccl-tests' getCollByteCount for `count` = size / typesize elements.
+  virtual Counts counts(size_t count, int nranks) const = 0;
+  // nccl-tests' getBw: algbw = algBytes / time, busbw = algbw * busFactor.
+  virtual double algBytes(size_t param, size_t typeSize, int nranks) const = 0;
+  virtual double busFactor(int nranks) const = 0;
+  // Empty when runnable with nranks ranks, else the reason.
+  virtual const char* unsupported(int /*nranks*/) const { return nullptr; }
+  // Issues the operation (host buffers: returns once it is complete).
+  virtual tdmResult_t run(const Call& c) const = 0;
+  // Output elements to verify on `rank`, counted from Call::recv, and the
+  // reference of each.
+  virtual size_t checkCount(int rank, int nranks, int root, size_t param) const = 0;
+  virtual Source source(int rank, int nranks, int root, size_t param, size_t j) const = 0;
+  // False where nccl-tests does not report errors (in-place sendrecv).
+  virtual bool reportErrors(bool /*inPlace*/) const { return true; }
+#if TANDEM_PERF_HAVE_MPI
+  // MPI's equivalent; returns an MPI error code.
+  virtual int runMpi(const MpiCall& c) const = 0;
+#endif
+};
+
+// Parses argv, runs the benchmark, prints the report on rank 0 and returns
+// the process exit status.
+int runPerf(int argc, char** argv, const Test& test);
+
+}  // namespace tandem::perf
+
+#endif  // TANDEM_TOOLS_PERF_COMMON_H_

@@ -1,0 +1,138 @@
+// TCP transport between hosts (and between local ranks when shared memory is
+// disabled): one connection per peer pair, with private staging rings on both
+// ends that progress() moves through non-blocking send/recv.
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+#include "bootstrap/bootstrap.h"
+#include "bootstrap/wire.h"
+#include "transports/ring_buffer.h"
+#include "transports/transport.h"
+#include "util/env.h"
+#include "util/error.h"
+#include "util/log.h"
+
+namespace tdm::transport {
+
+namespace {
+
+// A ring in private memory (both ends are in this process).
+struct LocalRing {
+  explicit LocalRing(size_t capacity)
+      : storage(capacity), writer(&control, storage.data(), capacity),
+        reader(&control, storage.data(), capacity) {}
+  RingControl control;
+  std::vector<std::byte> storage;
+  RingWriter writer;
+  RingReader reader;
+};
+
+class SocketLink final : public Link {
+ public:
+  SocketLink(Fd fd, int peer, size_t capacity)
+      : fd_(std::move(fd)), peer_(peer), out_(capacity), in_(capacity) {
+    net::set_nonblocking(fd_.get(), true);
+  }
+  std::span<std::byte> send_space() override { return out_.writer.space(); }
+  void send_commit(size_t bytes) override {
+    out_.writer.commit(bytes);
+    progress();
+  }
+  std::span<const std::byte> recv_data() override { return in_.reader.data(); }
+  void recv_release(size_t bytes) override { in_.reader.release(bytes); }
+  const char* name() const override { return "socket"; }
+
+  bool progress() override {
+    bool moved = false;
+    for (auto pending = out_.reader.data(); !pending.empty(); pending = out_.reader.data()) {
+      ssize_t n = ::send(fd_.get(), pending.data(), pending.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n <= 0) {
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) break;
+        fail(n < 0 ? errno : 0);
+      }
+      out_.reader.release(static_cast<size_t>(n));
+      moved = true;
+    }
+    for (auto room = in_.writer.space(); !room.empty(); room = in_.writer.space()) {
+      ssize_t n = ::recv(fd_.get(), room.data(), room.size(), MSG_DONTWAIT);
+      if (n <= 0) {
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) break;
+        fail(n < 0 ? errno : 0);
+      }
+      in_.writer.commit(static_cast<size_t>(n));
+      moved = true;
+    }
+    return moved;
+  }
+
+ private:
+  [[noreturn]] void fail(int err) {
+    throw_error(tdmRemoteError, "socket connection to rank ", peer_,
+                err == 0 ? std::string(" was closed by the peer (process exited or aborted)")
+                         : std::string(" failed: ") + std::strerror(err));
+  }
+
+  Fd fd_;
+  int peer_;
+  LocalRing out_;
+  LocalRing in_;
+};
+
+class SocketTransport final : public Transport {
+ public:
+  const char* name() const override { return "socket"; }
+
+  std::vector<std::unique_ptr<Link>> connect(bootstrap::Bootstrap& boot,
+                                             std::span<const int> peers,
+                                             size_t capacity) override {
+    // Listen on the address the bootstrap mesh uses, so the same network is taken.
+    bootstrap::SocketAddress mine = boot.address_of(boot.rank());
+    reinterpret_cast<sockaddr_in*>(&mine.storage)->sin_port = 0;
+    Fd listener = peers.empty() ? Fd() : net::listen_on(mine);
+    auto table = boot.allgather_value(bootstrap::WireAddress::from(mine));
+
+    std::vector<Fd> fds(boot.nranks());
+    Deadline deadline = boot.deadline();
+    int expected_accepts = 0;
+    for (int peer : peers) {
+      if (peer < boot.rank()) {
+        ++expected_accepts;
+        continue;
+      }
+      Fd fd = net::connect_to(table[peer].to_address(), deadline,
+                              "opening a data connection to rank " + std::to_string(peer));
+      bootstrap::PeerHello hello{boot.nonce(), boot.rank(), 1};
+      net::send_all(fd.get(), as_bytes_of(hello), deadline, "greeting a data peer");
+      fds[peer] = std::move(fd);
+    }
+    while (expected_accepts > 0) {
+      Fd fd = net::accept_from(listener.get(), deadline, "waiting for data connections");
+      bootstrap::PeerHello hello{};
+      net::recv_all(fd.get(), as_writable_bytes_of(hello), deadline, "reading a data greeting");
+      if (hello.nonce != boot.nonce() || hello.purpose != 1 || hello.rank < 0 ||
+          hello.rank >= boot.nranks() || fds[hello.rank].valid())
+        continue;
+      fds[hello.rank] = std::move(fd);
+      --expected_accepts;
+    }
+    int size = static_cast<int>(capacity);
+    std::vector<std::unique_ptr<Link>> links;
+    for (int peer : peers) {
+      ::setsockopt(fds[peer].get(), SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+      ::setsockopt(fds[peer].get(), SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+      links.push_back(std::make_unique<SocketLink>(std::move(fds[peer]), peer, capacity));
+    }
+    TDM_INFO("TRANSPORT", "socket links to ", peers.size(), " peers");
+    return links;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Transport> make_socket_transport() { return std::make_unique<SocketTransport>(); }
+
+}  // namespace tdm::transport
