@@ -10,12 +10,7 @@
 #include "util/env.h"
 #include "util/error.h"
 
-namespace tdm::collectives {
-
-using plan::Op;
-using plan::Plan;
-using plan::Prim;
-using plan::Step;
+namespace tdm {
 
 const char* call_name(CallKind kind) {
   switch (kind) {
@@ -32,6 +27,15 @@ const char* call_name(CallKind kind) {
   }
   return "?";
 }
+
+}  // namespace tdm
+
+namespace tdm::collectives {
+
+using plan::Op;
+using plan::Plan;
+using plan::Prim;
+using plan::Step;
 
 const char* algorithm_name(AllReduceAlgorithm algorithm) {
   switch (algorithm) {

@@ -179,6 +179,9 @@ void execute(std::span<std::vector<Plan>> queues) {
   using Clock = std::chrono::steady_clock;
   const auto timeout = std::chrono::duration<double>(env::timeout_seconds());
   std::vector<size_t> current(queues.size(), 0);
+  unsigned spin = ~0u;
+  for (const auto& queue : queues)
+    if (!queue.empty()) spin = std::min(spin, queue.front().comm->spin_before_yield);
   auto last_progress = Clock::now();
   auto last_check = last_progress;
   unsigned idle = 0;
@@ -204,7 +207,7 @@ void execute(std::span<std::vector<Plan>> queues) {
     }
     // Nothing moved: let the other ranks (perhaps on the same core) run.
     if (idle++ == 0) last_progress = Clock::now();
-    if (idle < 64) continue;
+    if (idle < spin) continue;
     sched_yield();
     if ((idle & 255) != 0) continue;
     auto now = Clock::now();

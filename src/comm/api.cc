@@ -238,7 +238,7 @@ Call validate(CallKind kind, Comm& comm, const void* send, void* recv, size_t co
   }
   if (!in_place && s.overlaps(r))
     throw_error(tdmInvalidArgument, "sendbuff and recvbuff overlap without being the in-place ",
-                "form of ", collectives::call_name(kind),
+                "form of ", call_name(kind),
                 " (see the in-place rules in tandem.h)");
   check_stream_and_memory(s.bytes ? send : nullptr, r.bytes ? recv : nullptr, stream);
   Call call;

@@ -1,5 +1,6 @@
 #include "comm/comm.h"
 
+#include <sched.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -139,6 +140,12 @@ std::unique_ptr<Comm> create_comm(const tdmUniqueId& id, int nranks, int rank,
   comm->tuning = tunings[0];
 
   group_hosts(*comm, infos, comm->tuning.ranks_per_host);
+  int same_machine = 0;
+  for (const RankInfo& info : infos) same_machine += info.host_hash == mine.host_hash;
+  cpu_set_t cpus;
+  int cores = sched_getaffinity(0, sizeof(cpus), &cpus) == 0 ? CPU_COUNT(&cpus) : 1;
+  comm->spin_before_yield = static_cast<unsigned>(
+      env::get_int("TANDEM_SPIN", same_machine > cores ? 0 : 1000));
   connect_transports(*comm);
   TDM_INFO("INIT", "comm ", comm->name, " rank ", rank, "/", nranks, " on host ",
            comm->host(), " of ", comm->nhosts());

@@ -45,6 +45,9 @@ struct Comm {
   std::vector<int> ring;                     // ring order of ranks
   std::vector<int> ring_position;            // position of each rank in `ring`
   size_t link_capacity = 1 << 20;            // smallest ring buffer of any link
+  // Idle polls before the CPU engine yields the core: none when this host runs
+  // more ranks than it has cores (the peer we wait for may need our core).
+  unsigned spin_before_yield = 1000;
 
   // Choices that change what goes on the wire, agreed at init (rank 0's
   // environment wins) so ranks with different settings still match.
