@@ -33,6 +33,11 @@ double cpu_interconnect_bw(const Cpu& a, const Cpu& b);
 double nic_bw(const Nic& nic);
 double latency_us(PathClass cls, bool host_memory);
 
+// Path between devices of two hosts: each side reaches its NIC (-1: none known)
+// through its host, then the wire; the slowest part bounds the bandwidth.
+PathInfo net_path(const HostTopology& ha, Endpoint a, int nic_a, const HostTopology& hb,
+                  Endpoint b, int nic_b);
+
 // Bandwidth of a copy through host memory by one process (SHM transport).
 inline constexpr double kShmBw = 12.0;
 // Device-local copy bandwidth for two ranks on one GPU.

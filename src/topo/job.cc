@@ -66,6 +66,32 @@ Endpoint endpoint_of(const HostTopology& h, const RankPlacement& p) {
 
 }  // namespace
 
+PathInfo detail::net_path(const HostTopology& ha, Endpoint a, int nic_a, const HostTopology& hb,
+                          Endpoint b, int nic_b) {
+  PathInfo p;
+  p.cls = PathClass::kNET;
+  p.bw_GBps = std::numeric_limits<double>::infinity();
+  const std::pair<const HostTopology*, std::pair<Endpoint, int>> sides[] = {{&ha, {a, nic_a}},
+                                                                            {&hb, {b, nic_b}}};
+  for (const auto& [h, side] : sides) {
+    auto [from, n] = side;
+    if (n < 0) {
+      p.bw_GBps = std::min(p.bw_GBps, kUnknownNetBw);
+      p.latency_us += 5.0;  // kernel TCP stack, NIC unknown
+      continue;
+    }
+    // A CPU rank of unknown NUMA node: assume it runs next to its NIC.
+    if (from.index < 0) from = {Endpoint::Kind::kCpu, h->cpu_of_nic(n)};
+    PathInfo local = host_path(*h, from, {Endpoint::Kind::kNic, n});
+    p.bw_GBps = std::min(p.bw_GBps, local.bw_GBps);
+    const Nic& x = h->nics[static_cast<size_t>(n)];
+    // Verbs NICs cost ~1.5 us per side end to end; sockets pay the kernel stack.
+    bool rdma = x.link_layer == "InfiniBand" || x.guid != 0;
+    p.latency_us += (rdma ? 1.5 : 5.0) + x.latency_us + local.latency_us / 2;
+  }
+  return p;
+}
+
 PathInfo JobTopology::path(int a, int b) const {
   const RankPlacement& pa = placement(a);
   const RankPlacement& pb = placement(b);
@@ -78,29 +104,9 @@ PathInfo JobTopology::path(int a, int b) const {
     return p;
   }
   if (pa.host != pb.host) {
-    // Each side reaches its NIC through its host, then the wire; the slowest part wins.
-    PathInfo p;
-    p.cls = PathClass::kNET;
-    p.bw_GBps = std::numeric_limits<double>::infinity();
-    p.latency_us = 0;
-    for (const auto& [rank, pl] : {std::pair{a, pa}, std::pair{b, pb}}) {
-      const HostTopology& h = hosts_[static_cast<size_t>(pl.host)];
-      int n = nic(rank);
-      if (n < 0) {
-        p.bw_GBps = std::min(p.bw_GBps, detail::kUnknownNetBw);
-        p.latency_us += 5.0;  // kernel TCP stack, unknown NIC
-        continue;
-      }
-      Endpoint from = endpoint_of(h, pl);
-      if (from.index < 0) from = {Endpoint::Kind::kCpu, h.cpu_of_nic(n)};
-      PathInfo local = host_path(h, from, {Endpoint::Kind::kNic, n});
-      p.bw_GBps = std::min(p.bw_GBps, local.bw_GBps);
-      const Nic& x = h.nics[static_cast<size_t>(n)];
-      // Verbs NICs are ~1.5 us per side end to end; sockets pay the kernel stack.
-      bool rdma = x.link_layer == "InfiniBand" || x.guid != 0;
-      p.latency_us += (rdma ? 1.5 : 5.0) + x.latency_us + local.latency_us / 2;
-    }
-    return p;
+    const HostTopology& ha = hosts_[static_cast<size_t>(pa.host)];
+    const HostTopology& hb = hosts_[static_cast<size_t>(pb.host)];
+    return detail::net_path(ha, endpoint_of(ha, pa), nic(a), hb, endpoint_of(hb, pb), nic(b));
   }
   const HostTopology& h = hosts_[static_cast<size_t>(pa.host)];
   Endpoint ea = endpoint_of(h, pa), eb = endpoint_of(h, pb);

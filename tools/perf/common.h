@@ -9,6 +9,7 @@
 
 #include <tandem/tandem.h>
 
+#include <climits>
 #include <cstddef>
 #include <cstdint>
 
@@ -45,6 +46,7 @@ struct Call {
   void* recv = nullptr;
   size_t count = 0;  // Counts::param
   tdmDataType_t type = tdmFloat;
+  size_t elemBytes = 4;  // size of one element of `type`
   tdmRedOp_t op = tdmSum;
   int root = 0;
   int rank = 0;
@@ -70,6 +72,12 @@ struct MpiCall {
   bool inPlace = false;
   size_t elemBytes = 1;  // size of one element (for in-place offsets)
   MPI_Comm comm = MPI_COMM_WORLD;
+
+  // count * scale as MPI's int count (-1, which MPI rejects, if too large).
+  int n(size_t c) const {
+    const size_t v = c * scale;
+    return v > static_cast<size_t>(INT_MAX) ? -1 : static_cast<int>(v);
+  }
 };
 #endif
 
