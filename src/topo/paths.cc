@@ -70,11 +70,12 @@ double nvlink_bw_per_link(const Gpu& gpu) {
 
 double cpu_interconnect_bw(const Cpu& a, const Cpu& b) {
   // Effective GB/s a device-to-device copy reaches across the SMP interconnect,
-  // well below the links' nominal rate (coherence traffic, P2P write combining).
-  if (a.package >= 0 && a.package == b.package) return 40.0;  // NUMA nodes inside one socket
+  // well below the links' nominal rate (coherence traffic, P2P posted writes split
+  // into small packets), in line with what NCCL assumes for these CPUs.
+  if (a.package >= 0 && a.package == b.package) return 32.0;  // NUMA nodes inside one socket
   const Cpu& c = a;
-  if (c.vendor == "GenuineIntel") return c.model_id >= 0x55 ? 20.0 : 8.0;  // UPI vs QPI
-  if (c.vendor == "AuthenticAMD") return 32.0;                               // xGMI
+  if (c.vendor == "GenuineIntel") return c.model_id >= 0x55 ? 16.0 : 8.0;  // UPI vs QPI
+  if (c.vendor == "AuthenticAMD") return 16.0;                               // xGMI
   if (c.arch == "ppc64") return 32.0;                                        // X-Bus
   if (c.arch == "arm64") return 16.0;
   return 10.0;

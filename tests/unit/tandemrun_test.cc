@@ -264,7 +264,7 @@ TEST(Tandemrun, KillsRanksThatIgnoreSigterm) {
   ASSERT_NE(::mkdtemp(dir), nullptr);
   const std::string ready = std::string(dir) + "/ready";
   // Rank 1 ignores SIGTERM (and so does its sleep); rank 0 fails once that is set up.
-  Outcome r = tandemrun({"-n", "2", "--", "/bin/sh", "-c",
+  Outcome r = tandemrun({"--timeout", "60", "-n", "2", "--", "/bin/sh", "-c",
                          "if [ $TANDEM_RANK = 0 ]; then"
                          "   while [ ! -e " +
                              ready +
