@@ -14,16 +14,26 @@ namespace tdm {
 
 const char* call_name(CallKind kind) {
   switch (kind) {
-    case CallKind::kAllReduce: return "AllReduce";
-    case CallKind::kBroadcast: return "Broadcast";
-    case CallKind::kReduce: return "Reduce";
-    case CallKind::kAllGather: return "AllGather";
-    case CallKind::kReduceScatter: return "ReduceScatter";
-    case CallKind::kAlltoAll: return "AlltoAll";
-    case CallKind::kGather: return "Gather";
-    case CallKind::kScatter: return "Scatter";
-    case CallKind::kSend: return "Send";
-    case CallKind::kRecv: return "Recv";
+    case CallKind::kAllReduce:
+      return "AllReduce";
+    case CallKind::kBroadcast:
+      return "Broadcast";
+    case CallKind::kReduce:
+      return "Reduce";
+    case CallKind::kAllGather:
+      return "AllGather";
+    case CallKind::kReduceScatter:
+      return "ReduceScatter";
+    case CallKind::kAlltoAll:
+      return "AlltoAll";
+    case CallKind::kGather:
+      return "Gather";
+    case CallKind::kScatter:
+      return "Scatter";
+    case CallKind::kSend:
+      return "Send";
+    case CallKind::kRecv:
+      return "Recv";
   }
   return "?";
 }
@@ -39,9 +49,12 @@ using plan::Step;
 
 const char* algorithm_name(AllReduceAlgorithm algorithm) {
   switch (algorithm) {
-    case AllReduceAlgorithm::kOneShot: return "oneshot";
-    case AllReduceAlgorithm::kRing: return "ring";
-    case AllReduceAlgorithm::kHierarchical: return "hier";
+    case AllReduceAlgorithm::kOneShot:
+      return "oneshot";
+    case AllReduceAlgorithm::kRing:
+      return "ring";
+    case AllReduceAlgorithm::kHierarchical:
+      return "hier";
   }
   return "?";
 }
@@ -100,9 +113,7 @@ struct Builder {
   }
   size_t elem() const { return plan.reduction.elem; }
   // Bytes per chunk so a ring's first send always fits the link (deadlock freedom).
-  size_t ring_chunk_elems() const {
-    return std::max<size_t>(1, comm.link_capacity / 2 / elem());
-  }
+  size_t ring_chunk_elems() const { return std::max<size_t>(1, comm.link_capacity / 2 / elem()); }
 };
 
 plan::Reduction reduction_for(const Call& call) {
@@ -111,10 +122,18 @@ plan::Reduction reduction_for(const Call& call) {
   red.elem = type_size(call.type);
   using host::ReduceOp;
   switch (call.op) {
-    case tdmSum: red.kernel_op = int(ReduceOp::kSum); break;
-    case tdmProd: red.kernel_op = int(ReduceOp::kProd); break;
-    case tdmMax: red.kernel_op = int(ReduceOp::kMax); break;
-    case tdmMin: red.kernel_op = int(ReduceOp::kMin); break;
+    case tdmSum:
+      red.kernel_op = int(ReduceOp::kSum);
+      break;
+    case tdmProd:
+      red.kernel_op = int(ReduceOp::kProd);
+      break;
+    case tdmMax:
+      red.kernel_op = int(ReduceOp::kMax);
+      break;
+    case tdmMin:
+      red.kernel_op = int(ReduceOp::kMin);
+      break;
     case tdmAvg:
       red.kernel_op = int(ReduceOp::kSum);
       red.divisor = call.comm->nranks;
@@ -202,7 +221,9 @@ void allreduce_ring(Builder& b, std::span<const int> ring, const std::byte* src,
     const size_t slice = std::min(chunk * n, count - base);
     const size_t per = (slice + n - 1) / n;
     auto offset = [&](int c) { return std::min(base + per * c, base + slice); };
-    auto length = [&](int c) { return (std::min(base + per * (c + 1), base + slice) - offset(c)) * elem; };
+    auto length = [&](int c) {
+      return (std::min(base + per * (c + 1), base + slice) - offset(c)) * elem;
+    };
     auto at = [&](const std::byte* buf, int c) { return buf + offset(c) * elem; };
     auto at_dst = [&](int c) { return dst + offset(c) * elem; };
 
@@ -234,7 +255,8 @@ void allreduce_ring(Builder& b, std::span<const int> ring, const std::byte* src,
 void chain_reduce(Builder& b, std::span<const int> chain, const std::byte* src, std::byte* dst,
                   size_t bytes, bool prescale, bool finalize) {
   const int n = static_cast<int>(chain.size());
-  const int p = static_cast<int>(std::find(chain.begin(), chain.end(), b.comm.rank) - chain.begin());
+  const int p =
+      static_cast<int>(std::find(chain.begin(), chain.end(), b.comm.rank) - chain.begin());
   if (n == 1) {
     plan::Reduction red = b.plan.reduction;
     red.divisor = finalize ? red.divisor : 0;
@@ -258,7 +280,8 @@ void chain_reduce(Builder& b, std::span<const int> chain, const std::byte* src, 
 void chain_broadcast(Builder& b, std::span<const int> chain, const std::byte* src, std::byte* dst,
                      size_t bytes) {
   const int n = static_cast<int>(chain.size());
-  const int p = static_cast<int>(std::find(chain.begin(), chain.end(), b.comm.rank) - chain.begin());
+  const int p =
+      static_cast<int>(std::find(chain.begin(), chain.end(), b.comm.rank) - chain.begin());
   if (p == 0) {
     if (src != dst && bytes > 0) b.local([=] { std::memmove(dst, src, bytes); });
     if (n > 1) b.add(make_op(Prim::kSend, -1, chain[1], src, nullptr, bytes));
@@ -446,12 +469,16 @@ Plan build_collective(const Call& call) {
         break;
       }
       switch (choose_allreduce(comm, bytes)) {
-        case AllReduceAlgorithm::kOneShot: allreduce_oneshot(b, call); break;
+        case AllReduceAlgorithm::kOneShot:
+          allreduce_oneshot(b, call);
+          break;
         case AllReduceAlgorithm::kRing:
           allreduce_ring(b, comm.ring, bytes_of(call.send), bytes_of(call.recv), call.count,
                          is_premulsum(call), true);
           break;
-        case AllReduceAlgorithm::kHierarchical: allreduce_hierarchical(b, call); break;
+        case AllReduceAlgorithm::kHierarchical:
+          allreduce_hierarchical(b, call);
+          break;
       }
       break;
     case CallKind::kBroadcast:
@@ -460,17 +487,27 @@ Plan build_collective(const Call& call) {
       break;
     case CallKind::kReduce: {
       // The chain ends at the root: start right after it in ring order.
-      auto chain = ring_from(comm, comm.ring, comm.ring[(comm.ring_position[call.root] + 1) %
-                                                        comm.nranks]);
+      auto chain =
+          ring_from(comm, comm.ring, comm.ring[(comm.ring_position[call.root] + 1) % comm.nranks]);
       chain_reduce(b, chain, bytes_of(call.send), bytes_of(call.recv), bytes, is_premulsum(call),
                    true);
       break;
     }
-    case CallKind::kAllGather: allgather_ring(b, call); break;
-    case CallKind::kReduceScatter: reduce_scatter_ring(b, call); break;
-    case CallKind::kAlltoAll: alltoall_direct(b, call); break;
-    case CallKind::kGather: gather_direct(b, call); break;
-    case CallKind::kScatter: scatter_direct(b, call); break;
+    case CallKind::kAllGather:
+      allgather_ring(b, call);
+      break;
+    case CallKind::kReduceScatter:
+      reduce_scatter_ring(b, call);
+      break;
+    case CallKind::kAlltoAll:
+      alltoall_direct(b, call);
+      break;
+    case CallKind::kGather:
+      gather_direct(b, call);
+      break;
+    case CallKind::kScatter:
+      scatter_direct(b, call);
+      break;
     case CallKind::kSend:
     case CallKind::kRecv:
       throw_error(tdmInternalError, "send/recv go through build_point_to_point");

@@ -31,8 +31,8 @@ size_t turn_bytes() {
 size_t pad_of(size_t bytes) { return (kLinkAlignment - bytes % kLinkAlignment) % kLinkAlignment; }
 
 // out = (prescaled src) (+) in, over n bytes; src may be null for pure copies.
-void combine(const plan::Reduction& red, std::byte* out, const std::byte* src,
-             const std::byte* in, size_t n, bool prescale) {
+void combine(const plan::Reduction& red, std::byte* out, const std::byte* src, const std::byte* in,
+             size_t n, bool prescale) {
   size_t count = n / red.elem;
   auto op = static_cast<ReduceOp>(red.kernel_op);
   if (prescale) {

@@ -20,7 +20,7 @@
 #define TDM_PATCH 0
 #define TDM_SUFFIX ""
 /* Same encoding as NCCL_VERSION for versions after 2.8: X*10000 + Y*100 + Z. */
-#define TDM_VERSION(X, Y, Z) ((X) * 10000 + (Y) * 100 + (Z))
+#define TDM_VERSION(X, Y, Z) ((X)*10000 + (Y)*100 + (Z))
 #define TDM_VERSION_CODE TDM_VERSION(TDM_MAJOR, TDM_MINOR, TDM_PATCH)
 
 #ifdef __cplusplus
@@ -94,25 +94,25 @@ typedef struct tdmConfig_v22800 {
 #define TDM_CONFIG_MAGIC 0xcafebeef
 
 /* Must be assigned to a tdmConfig_t before use; an uninitialized config is an error. */
-#define TDM_CONFIG_INITIALIZER                                                                     \
-  {                                                                                                \
-    sizeof(tdmConfig_t),                               /* size */                                 \
-        TDM_CONFIG_MAGIC,                              /* magic */                                \
-        TDM_VERSION(TDM_MAJOR, TDM_MINOR, TDM_PATCH),  /* version */                              \
-        TDM_CONFIG_UNDEF_INT,                          /* blocking */                             \
-        TDM_CONFIG_UNDEF_INT,                          /* cgaClusterSize */                       \
-        TDM_CONFIG_UNDEF_INT,                          /* minCTAs */                              \
-        TDM_CONFIG_UNDEF_INT,                          /* maxCTAs */                              \
-        TDM_CONFIG_UNDEF_PTR,                          /* netName */                              \
-        TDM_CONFIG_UNDEF_INT,                          /* splitShare */                           \
-        TDM_CONFIG_UNDEF_INT,                          /* trafficClass */                         \
-        TDM_CONFIG_UNDEF_PTR,                          /* commName */                             \
-        TDM_CONFIG_UNDEF_INT,                          /* collnetEnable */                        \
-        TDM_CONFIG_UNDEF_INT,                          /* CTAPolicy */                            \
-        TDM_CONFIG_UNDEF_INT,                          /* shrinkShare */                          \
-        TDM_CONFIG_UNDEF_INT,                          /* nvlsCTAs */                             \
-        TDM_CONFIG_UNDEF_INT,                          /* nChannelsPerNetPeer */                  \
-        TDM_CONFIG_UNDEF_INT,                          /* nvlinkCentricSched */                   \
+#define TDM_CONFIG_INITIALIZER                                                  \
+  {                                                                             \
+    sizeof(tdmConfig_t),                              /* size */                \
+        TDM_CONFIG_MAGIC,                             /* magic */               \
+        TDM_VERSION(TDM_MAJOR, TDM_MINOR, TDM_PATCH), /* version */             \
+        TDM_CONFIG_UNDEF_INT,                         /* blocking */            \
+        TDM_CONFIG_UNDEF_INT,                         /* cgaClusterSize */      \
+        TDM_CONFIG_UNDEF_INT,                         /* minCTAs */             \
+        TDM_CONFIG_UNDEF_INT,                         /* maxCTAs */             \
+        TDM_CONFIG_UNDEF_PTR,                         /* netName */             \
+        TDM_CONFIG_UNDEF_INT,                         /* splitShare */          \
+        TDM_CONFIG_UNDEF_INT,                         /* trafficClass */        \
+        TDM_CONFIG_UNDEF_PTR,                         /* commName */            \
+        TDM_CONFIG_UNDEF_INT,                         /* collnetEnable */       \
+        TDM_CONFIG_UNDEF_INT,                         /* CTAPolicy */           \
+        TDM_CONFIG_UNDEF_INT,                         /* shrinkShare */         \
+        TDM_CONFIG_UNDEF_INT,                         /* nvlsCTAs */            \
+        TDM_CONFIG_UNDEF_INT,                         /* nChannelsPerNetPeer */ \
+        TDM_CONFIG_UNDEF_INT,                         /* nvlinkCentricSched */  \
   }
 
 /* Allocation for Tandem's optimizations (registered / symmetric memory). */
@@ -197,8 +197,8 @@ typedef enum {
 } tdmDataType_t;
 
 typedef enum {
-  tdmScalarDevice = 0,        /* dereferenced while the collective runs */
-  tdmScalarHostImmediate = 1  /* dereferenced before tdmRedOpCreatePreMulSum returns */
+  tdmScalarDevice = 0,       /* dereferenced while the collective runs */
+  tdmScalarHostImmediate = 1 /* dereferenced before tdmRedOpCreatePreMulSum returns */
 } tdmScalarResidence_t;
 
 /* Creates an op that multiplies each rank's input by *scalar (of datatype)
@@ -214,28 +214,27 @@ tdmResult_t tdmReduce(const void* sendbuff, void* recvbuff, size_t count, tdmDat
                       tdmRedOp_t op, int root, tdmComm_t comm, cudaStream_t stream);
 tdmResult_t tdmBcast(void* buff, size_t count, tdmDataType_t datatype, int root, tdmComm_t comm,
                      cudaStream_t stream);
-tdmResult_t tdmBroadcast(const void* sendbuff, void* recvbuff, size_t count,
-                         tdmDataType_t datatype, int root, tdmComm_t comm, cudaStream_t stream);
-tdmResult_t tdmAllReduce(const void* sendbuff, void* recvbuff, size_t count,
-                         tdmDataType_t datatype, tdmRedOp_t op, tdmComm_t comm,
-                         cudaStream_t stream);
+tdmResult_t tdmBroadcast(const void* sendbuff, void* recvbuff, size_t count, tdmDataType_t datatype,
+                         int root, tdmComm_t comm, cudaStream_t stream);
+tdmResult_t tdmAllReduce(const void* sendbuff, void* recvbuff, size_t count, tdmDataType_t datatype,
+                         tdmRedOp_t op, tdmComm_t comm, cudaStream_t stream);
 tdmResult_t tdmReduceScatter(const void* sendbuff, void* recvbuff, size_t recvcount,
                              tdmDataType_t datatype, tdmRedOp_t op, tdmComm_t comm,
                              cudaStream_t stream);
 tdmResult_t tdmAllGather(const void* sendbuff, void* recvbuff, size_t sendcount,
                          tdmDataType_t datatype, tdmComm_t comm, cudaStream_t stream);
-tdmResult_t tdmAlltoAll(const void* sendbuff, void* recvbuff, size_t count,
-                        tdmDataType_t datatype, tdmComm_t comm, cudaStream_t stream);
+tdmResult_t tdmAlltoAll(const void* sendbuff, void* recvbuff, size_t count, tdmDataType_t datatype,
+                        tdmComm_t comm, cudaStream_t stream);
 tdmResult_t tdmGather(const void* sendbuff, void* recvbuff, size_t count, tdmDataType_t datatype,
                       int root, tdmComm_t comm, cudaStream_t stream);
-tdmResult_t tdmScatter(const void* sendbuff, void* recvbuff, size_t count,
-                       tdmDataType_t datatype, int root, tdmComm_t comm, cudaStream_t stream);
+tdmResult_t tdmScatter(const void* sendbuff, void* recvbuff, size_t count, tdmDataType_t datatype,
+                       int root, tdmComm_t comm, cudaStream_t stream);
 
 /* Point-to-point; matched in call order per peer. */
 tdmResult_t tdmSend(const void* sendbuff, size_t count, tdmDataType_t datatype, int peer,
                     tdmComm_t comm, cudaStream_t stream);
-tdmResult_t tdmRecv(void* recvbuff, size_t count, tdmDataType_t datatype, int peer,
-                    tdmComm_t comm, cudaStream_t stream);
+tdmResult_t tdmRecv(void* recvbuff, size_t count, tdmDataType_t datatype, int peer, tdmComm_t comm,
+                    cudaStream_t stream);
 
 /* Group semantics as NCCL: calls between Start and End are queued and run
  * together at End, so any send/recv pairing pattern completes. */

@@ -57,9 +57,9 @@ std::unique_ptr<Bootstrap> Bootstrap::connect(const tdmUniqueId& id, int rank, i
     boot->mesh_[peer] = std::move(fd);
   }
   for (int pending = rank; pending > 0;) {
-    Fd fd = net::accept_from(listener.get(), deadline,
-                             "waiting for lower ranks to connect (" + std::to_string(pending) +
-                                 " missing)");
+    Fd fd = net::accept_from(
+        listener.get(), deadline,
+        "waiting for lower ranks to connect (" + std::to_string(pending) + " missing)");
     PeerHello hello{};
     net::recv_all(fd.get(), as_writable_bytes_of(hello), deadline, "reading a peer's greeting");
     if (hello.nonce != contents.nonce || hello.rank < 0 || hello.rank >= rank ||

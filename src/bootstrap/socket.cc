@@ -73,8 +73,9 @@ SocketAddress local_address() {
   }
   freeifaddrs(list);
   if (found.length == 0) {
-    if (wanted) throw_error(tdmInvalidArgument, "TANDEM_SOCKET_IFNAME=", *wanted,
-                            " names no IPv4 interface that is up");
+    if (wanted)
+      throw_error(tdmInvalidArgument, "TANDEM_SOCKET_IFNAME=", *wanted,
+                  " names no IPv4 interface that is up");
     return loopback_address();
   }
   return found;
@@ -144,8 +145,9 @@ void set_nodelay(int fd) {
 namespace {
 
 [[noreturn]] void peer_gone(const std::string& what, int err) {
-  if (err == 0) throw_error(tdmRemoteError, "peer closed the connection while ", what,
-                            " (the remote process exited or aborted)");
+  if (err == 0)
+    throw_error(tdmRemoteError, "peer closed the connection while ", what,
+                " (the remote process exited or aborted)");
   throw_error(tdmRemoteError, "connection failed while ", what, ": ", std::strerror(err));
 }
 

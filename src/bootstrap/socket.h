@@ -78,8 +78,7 @@ void set_nodelay(int fd);
 // Blocking transfers built on poll(); `what` names the peer in error messages.
 void send_all(int fd, std::span<const std::byte> data, const Deadline& deadline,
               const std::string& what);
-void recv_all(int fd, std::span<std::byte> data, const Deadline& deadline,
-              const std::string& what);
+void recv_all(int fd, std::span<std::byte> data, const Deadline& deadline, const std::string& what);
 // Sends and receives at the same time (so two peers exchanging large messages never deadlock).
 void send_recv(int send_fd, std::span<const std::byte> send, int recv_fd, std::span<std::byte> recv,
                const Deadline& deadline, const std::string& what);

@@ -40,8 +40,8 @@ tdmUniqueId encode(const UniqueIdContents& contents) {
   Packed packed{};
   packed.magic = contents.magic;
   packed.nonce = contents.nonce;
-  packed.length = static_cast<uint32_t>(
-      std::min<size_t>(contents.root.length, sizeof(packed.address)));
+  packed.length =
+      static_cast<uint32_t>(std::min<size_t>(contents.root.length, sizeof(packed.address)));
   std::memcpy(packed.address, &contents.root.storage, packed.length);
   std::memcpy(id.internal, &packed, sizeof(packed));
   return id;

@@ -190,13 +190,13 @@ void check_stream_and_memory(const void* send, const void* recv, cudaStream_t st
 Call validate(CallKind kind, Comm& comm, const void* send, void* recv, size_t count,
               tdmDataType_t type, tdmRedOp_t op, int root, cudaStream_t stream) {
   if (comm.async_error.load() != tdmSuccess)
-    throw_error(comm.async_error.load(), "the communicator failed earlier (",
-                comm.async_error_text, "); destroy or abort it");
+    throw_error(comm.async_error.load(), "the communicator failed earlier (", comm.async_error_text,
+                "); destroy or abort it");
   if (comm.finalized)
     throw_error(tdmInvalidUsage, "the communicator was finalized; no new operations");
   check_type(type);
-  const bool reduces = kind == CallKind::kAllReduce || kind == CallKind::kReduce ||
-                       kind == CallKind::kReduceScatter;
+  const bool reduces =
+      kind == CallKind::kAllReduce || kind == CallKind::kReduce || kind == CallKind::kReduceScatter;
   if (reduces) check_op(comm, op, type);
   const bool rooted = kind == CallKind::kBroadcast || kind == CallKind::kReduce ||
                       kind == CallKind::kGather || kind == CallKind::kScatter;
@@ -206,16 +206,42 @@ Call validate(CallKind kind, Comm& comm, const void* send, void* recv, size_t co
   const size_t n = static_cast<size_t>(comm.nranks);
   size_t send_blocks = 0, recv_blocks = 0;
   switch (kind) {
-    case CallKind::kAllReduce: send_blocks = recv_blocks = 1; break;
-    case CallKind::kBroadcast: send_blocks = is_root; recv_blocks = 1; break;
-    case CallKind::kReduce: send_blocks = 1; recv_blocks = is_root; break;
-    case CallKind::kAllGather: send_blocks = 1; recv_blocks = n; break;
-    case CallKind::kReduceScatter: send_blocks = n; recv_blocks = 1; break;
-    case CallKind::kAlltoAll: send_blocks = recv_blocks = n; break;
-    case CallKind::kGather: send_blocks = 1; recv_blocks = is_root ? n : 0; break;
-    case CallKind::kScatter: send_blocks = is_root ? n : 0; recv_blocks = 1; break;
-    case CallKind::kSend: send_blocks = 1; break;
-    case CallKind::kRecv: recv_blocks = 1; break;
+    case CallKind::kAllReduce:
+      send_blocks = recv_blocks = 1;
+      break;
+    case CallKind::kBroadcast:
+      send_blocks = is_root;
+      recv_blocks = 1;
+      break;
+    case CallKind::kReduce:
+      send_blocks = 1;
+      recv_blocks = is_root;
+      break;
+    case CallKind::kAllGather:
+      send_blocks = 1;
+      recv_blocks = n;
+      break;
+    case CallKind::kReduceScatter:
+      send_blocks = n;
+      recv_blocks = 1;
+      break;
+    case CallKind::kAlltoAll:
+      send_blocks = recv_blocks = n;
+      break;
+    case CallKind::kGather:
+      send_blocks = 1;
+      recv_blocks = is_root ? n : 0;
+      break;
+    case CallKind::kScatter:
+      send_blocks = is_root ? n : 0;
+      recv_blocks = 1;
+      break;
+    case CallKind::kSend:
+      send_blocks = 1;
+      break;
+    case CallKind::kRecv:
+      recv_blocks = 1;
+      break;
   }
   Region s{send, extent(count, send_blocks, type)}, r{recv, extent(count, recv_blocks, type)};
   if (s.bytes > 0) check_not_null(send, "sendbuff");
@@ -229,17 +255,23 @@ Call validate(CallKind kind, Comm& comm, const void* send, void* recv, size_t co
     case CallKind::kAllReduce:
     case CallKind::kBroadcast:
     case CallKind::kReduce:
-    case CallKind::kAlltoAll: in_place = send == recv; break;
+    case CallKind::kAlltoAll:
+      in_place = send == recv;
+      break;
     case CallKind::kAllGather:
-    case CallKind::kGather: in_place = rb && sb == rb + block * comm.rank; break;
+    case CallKind::kGather:
+      in_place = rb && sb == rb + block * comm.rank;
+      break;
     case CallKind::kReduceScatter:
-    case CallKind::kScatter: in_place = sb && rb == sb + block * comm.rank; break;
-    default: break;
+    case CallKind::kScatter:
+      in_place = sb && rb == sb + block * comm.rank;
+      break;
+    default:
+      break;
   }
   if (!in_place && s.overlaps(r))
     throw_error(tdmInvalidArgument, "sendbuff and recvbuff overlap without being the in-place ",
-                "form of ", call_name(kind),
-                " (see the in-place rules in tandem.h)");
+                "form of ", call_name(kind), " (see the in-place rules in tandem.h)");
   check_stream_and_memory(s.bytes ? send : nullptr, r.bytes ? recv : nullptr, stream);
   Call call;
   call.kind = kind;
@@ -297,15 +329,24 @@ TDM_EXPORT tdmResult_t tdmGetVersion(int* version) {
 
 TDM_EXPORT const char* tdmGetErrorString(tdmResult_t result) {
   switch (result) {
-    case tdmSuccess: return "no error";
-    case tdmUnhandledCudaError: return "unhandled cuda error (run with TANDEM_DEBUG=INFO for details)";
-    case tdmSystemError: return "unhandled system error (run with TANDEM_DEBUG=INFO for details)";
-    case tdmInternalError: return "internal error - please report this issue to the Tandem developers";
-    case tdmInvalidArgument: return "invalid argument (run with TANDEM_DEBUG=WARN for details)";
-    case tdmInvalidUsage: return "invalid usage (run with TANDEM_DEBUG=WARN for details)";
-    case tdmRemoteError: return "remote process exited or there was a network error";
-    case tdmInProgress: return "Tandem operation in progress";
-    default: return "unknown result code";
+    case tdmSuccess:
+      return "no error";
+    case tdmUnhandledCudaError:
+      return "unhandled cuda error (run with TANDEM_DEBUG=INFO for details)";
+    case tdmSystemError:
+      return "unhandled system error (run with TANDEM_DEBUG=INFO for details)";
+    case tdmInternalError:
+      return "internal error - please report this issue to the Tandem developers";
+    case tdmInvalidArgument:
+      return "invalid argument (run with TANDEM_DEBUG=WARN for details)";
+    case tdmInvalidUsage:
+      return "invalid usage (run with TANDEM_DEBUG=WARN for details)";
+    case tdmRemoteError:
+      return "remote process exited or there was a network error";
+    case tdmInProgress:
+      return "Tandem operation in progress";
+    default:
+      return "unknown result code";
   }
 }
 
@@ -330,8 +371,7 @@ void check_init_args(tdmComm_t* comm, int nranks, int rank) {
     throw_error(tdmInvalidArgument, "rank ", rank, " is out of range for nranks ", nranks);
 }
 
-tdmResult_t init_rank(tdmComm_t* comm, int nranks, tdmUniqueId id, int rank,
-                      tdmConfig_t* config) {
+tdmResult_t init_rank(tdmComm_t* comm, int nranks, tdmUniqueId id, int rank, tdmConfig_t* config) {
   tdmResult_t result = guarded("tdmCommInitRank", [&] {
     check_init_args(comm, nranks, rank);
     bootstrap::decode(id);  // reject a bad id before anything else
@@ -367,8 +407,10 @@ TDM_EXPORT tdmResult_t tdmCommInitAll(tdmComm_t* comms, int ndev, const int* dev
     if (ndev < 1) throw_error(tdmInvalidArgument, "ndev must be at least 1, got ", ndev);
     if (devlist) {
       for (int i = 0; i < ndev; ++i) {
-        if (devlist[i] < 0 || (mem::cuda_device_count() > 0 && devlist[i] >= mem::cuda_device_count()))
-          throw_error(tdmInvalidArgument, "devlist[", i, "] = ", devlist[i], " is not a CUDA device");
+        if (devlist[i] < 0 ||
+            (mem::cuda_device_count() > 0 && devlist[i] >= mem::cuda_device_count()))
+          throw_error(tdmInvalidArgument, "devlist[", i, "] = ", devlist[i],
+                      " is not a CUDA device");
         for (int j = 0; j < i; ++j)
           if (devlist[j] == devlist[i])
             throw_error(tdmInvalidUsage, "devlist names device ", devlist[i], " twice");
@@ -383,8 +425,7 @@ TDM_EXPORT tdmResult_t tdmCommInitAll(tdmComm_t* comms, int ndev, const int* dev
       threads.emplace_back([&, i] {
         try {
           created[i] = create_comm(id, ndev, i, nullptr);
-          created[i]->cuda_device =
-              devlist ? devlist[i] : (mem::cuda_device_count() > 0 ? i : -1);
+          created[i]->cuda_device = devlist ? devlist[i] : (mem::cuda_device_count() > 0 ? i : -1);
         } catch (...) {
           errors[i] = std::current_exception();
         }
@@ -470,8 +511,7 @@ TDM_EXPORT tdmResult_t tdmCommUserRank(const tdmComm_t comm, int* rank) {
 
 // ---- custom reduction ops ----
 
-TDM_EXPORT tdmResult_t tdmRedOpCreatePreMulSum(tdmRedOp_t* op, void* scalar,
-                                               tdmDataType_t datatype,
+TDM_EXPORT tdmResult_t tdmRedOpCreatePreMulSum(tdmRedOp_t* op, void* scalar, tdmDataType_t datatype,
                                                tdmScalarResidence_t residence, tdmComm_t comm) {
   return guarded("tdmRedOpCreatePreMulSum", [&] {
     Comm& c = checked(comm);
@@ -516,8 +556,8 @@ TDM_EXPORT tdmResult_t tdmRedOpDestroy(tdmRedOp_t op, tdmComm_t comm) {
 TDM_EXPORT tdmResult_t tdmAllReduce(const void* sendbuff, void* recvbuff, size_t count,
                                     tdmDataType_t datatype, tdmRedOp_t op, tdmComm_t comm,
                                     cudaStream_t stream) {
-  return submit("tdmAllReduce", CallKind::kAllReduce, comm, sendbuff, recvbuff, count, datatype,
-                op, 0, stream);
+  return submit("tdmAllReduce", CallKind::kAllReduce, comm, sendbuff, recvbuff, count, datatype, op,
+                0, stream);
 }
 
 TDM_EXPORT tdmResult_t tdmBroadcast(const void* sendbuff, void* recvbuff, size_t count,
@@ -536,14 +576,14 @@ TDM_EXPORT tdmResult_t tdmBcast(void* buff, size_t count, tdmDataType_t datatype
 TDM_EXPORT tdmResult_t tdmReduce(const void* sendbuff, void* recvbuff, size_t count,
                                  tdmDataType_t datatype, tdmRedOp_t op, int root, tdmComm_t comm,
                                  cudaStream_t stream) {
-  return submit("tdmReduce", CallKind::kReduce, comm, sendbuff, recvbuff, count, datatype, op,
-                root, stream);
+  return submit("tdmReduce", CallKind::kReduce, comm, sendbuff, recvbuff, count, datatype, op, root,
+                stream);
 }
 
 TDM_EXPORT tdmResult_t tdmAllGather(const void* sendbuff, void* recvbuff, size_t sendcount,
                                     tdmDataType_t datatype, tdmComm_t comm, cudaStream_t stream) {
-  return submit("tdmAllGather", CallKind::kAllGather, comm, sendbuff, recvbuff, sendcount,
-                datatype, tdmSum, 0, stream);
+  return submit("tdmAllGather", CallKind::kAllGather, comm, sendbuff, recvbuff, sendcount, datatype,
+                tdmSum, 0, stream);
 }
 
 TDM_EXPORT tdmResult_t tdmReduceScatter(const void* sendbuff, void* recvbuff, size_t recvcount,
@@ -569,20 +609,20 @@ TDM_EXPORT tdmResult_t tdmGather(const void* sendbuff, void* recvbuff, size_t co
 TDM_EXPORT tdmResult_t tdmScatter(const void* sendbuff, void* recvbuff, size_t count,
                                   tdmDataType_t datatype, int root, tdmComm_t comm,
                                   cudaStream_t stream) {
-  return submit("tdmScatter", CallKind::kScatter, comm, sendbuff, recvbuff, count, datatype,
-                tdmSum, root, stream);
+  return submit("tdmScatter", CallKind::kScatter, comm, sendbuff, recvbuff, count, datatype, tdmSum,
+                root, stream);
 }
 
-TDM_EXPORT tdmResult_t tdmSend(const void* sendbuff, size_t count, tdmDataType_t datatype,
-                               int peer, tdmComm_t comm, cudaStream_t stream) {
-  return submit("tdmSend", CallKind::kSend, comm, sendbuff, nullptr, count, datatype, tdmSum,
-                peer, stream);
+TDM_EXPORT tdmResult_t tdmSend(const void* sendbuff, size_t count, tdmDataType_t datatype, int peer,
+                               tdmComm_t comm, cudaStream_t stream) {
+  return submit("tdmSend", CallKind::kSend, comm, sendbuff, nullptr, count, datatype, tdmSum, peer,
+                stream);
 }
 
 TDM_EXPORT tdmResult_t tdmRecv(void* recvbuff, size_t count, tdmDataType_t datatype, int peer,
                                tdmComm_t comm, cudaStream_t stream) {
-  return submit("tdmRecv", CallKind::kRecv, comm, nullptr, recvbuff, count, datatype, tdmSum,
-                peer, stream);
+  return submit("tdmRecv", CallKind::kRecv, comm, nullptr, recvbuff, count, datatype, tdmSum, peer,
+                stream);
 }
 
 // ---- groups ----

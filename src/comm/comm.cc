@@ -129,7 +129,9 @@ std::unique_ptr<Comm> create_comm(const tdmUniqueId& id, int nranks, int rank,
 
   // Wire-relevant settings: rank 0's environment decides for everybody.
   Comm::Tuning tuning{};
-  auto page_multiple = [](uint64_t bytes) { return std::max<uint64_t>(bytes & ~uint64_t(4095), 4096); };
+  auto page_multiple = [](uint64_t bytes) {
+    return std::max<uint64_t>(bytes & ~uint64_t(4095), 4096);
+  };
   tuning.shm_buffer_size = page_multiple(env::get_size("TANDEM_SHM_BUFFER_SIZE", 1 << 20));
   tuning.socket_buffer_size = page_multiple(env::get_size("TANDEM_SOCKET_BUFFER_SIZE", 4 << 20));
   tuning.oneshot_max_bytes = env::get_size("TANDEM_ONESHOT_MAX_BYTES", 32 << 10);
@@ -144,11 +146,11 @@ std::unique_ptr<Comm> create_comm(const tdmUniqueId& id, int nranks, int rank,
   for (const RankInfo& info : infos) same_machine += info.host_hash == mine.host_hash;
   cpu_set_t cpus;
   int cores = sched_getaffinity(0, sizeof(cpus), &cpus) == 0 ? CPU_COUNT(&cpus) : 1;
-  comm->spin_before_yield = static_cast<unsigned>(
-      env::get_int("TANDEM_SPIN", same_machine > cores ? 0 : 1000));
+  comm->spin_before_yield =
+      static_cast<unsigned>(env::get_int("TANDEM_SPIN", same_machine > cores ? 0 : 1000));
   connect_transports(*comm);
-  TDM_INFO("INIT", "comm ", comm->name, " rank ", rank, "/", nranks, " on host ",
-           comm->host(), " of ", comm->nhosts());
+  TDM_INFO("INIT", "comm ", comm->name, " rank ", rank, "/", nranks, " on host ", comm->host(),
+           " of ", comm->nhosts());
   return comm;
 }
 
@@ -184,8 +186,8 @@ std::unique_ptr<Comm> split_comm(Comm& parent, int color, int key, const tdmConf
   }
   tdmConfig_t inherited = TDM_CONFIG_INITIALIZER;
   inherited.blocking = parent.blocking ? 1 : 0;
-  auto child = create_comm(id, static_cast<int>(members.size()), new_rank,
-                           config ? config : &inherited);
+  auto child =
+      create_comm(id, static_cast<int>(members.size()), new_rank, config ? config : &inherited);
   child->cuda_device = parent.cuda_device;
   return child;
 }

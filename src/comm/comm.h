@@ -54,10 +54,10 @@ struct Comm {
   struct Tuning {
     uint64_t shm_buffer_size;     // TANDEM_SHM_BUFFER_SIZE: ring per shm link
     uint64_t socket_buffer_size;  // TANDEM_SOCKET_BUFFER_SIZE: staging per socket link
-    uint64_t oneshot_max_bytes;  // TANDEM_ONESHOT_MAX_BYTES
-    int32_t allreduce_algo;      // TANDEM_ALLREDUCE_ALGO: -1 auto, else AllReduceAlgorithm
-    int32_t ranks_per_host;      // TANDEM_RANKS_PER_HOST: 0 = real hosts
-    int32_t shm_disable;         // TANDEM_SHM_DISABLE: sockets between local ranks too
+    uint64_t oneshot_max_bytes;   // TANDEM_ONESHOT_MAX_BYTES
+    int32_t allreduce_algo;       // TANDEM_ALLREDUCE_ALGO: -1 auto, else AllReduceAlgorithm
+    int32_t ranks_per_host;       // TANDEM_RANKS_PER_HOST: 0 = real hosts
+    int32_t shm_disable;          // TANDEM_SHM_DISABLE: sockets between local ranks too
     int32_t padding;
   } tuning{};
 

@@ -49,8 +49,8 @@ void end_with(const Wrapper& wrap) {
   GroupState state = std::move(t_group);
   t_group = GroupState{};
   if (!state.poison.empty())
-    throw_error(tdmInvalidUsage, "the group was discarded because a call inside it failed: ",
-                state.poison);
+    throw_error(tdmInvalidUsage,
+                "the group was discarded because a call inside it failed: ", state.poison);
   if (!state.inits.empty()) {
     // Ranks initialized from one thread must rendezvous concurrently.
     std::vector<std::exception_ptr> errors(state.inits.size());
@@ -70,8 +70,7 @@ void end_with(const Wrapper& wrap) {
   if (state.calls.empty()) return;
   std::vector<Comm*> comms;
   for (const Call& call : state.calls)
-    if (std::find(comms.begin(), comms.end(), call.comm) == comms.end())
-      comms.push_back(call.comm);
+    if (std::find(comms.begin(), comms.end(), call.comm) == comms.end()) comms.push_back(call.comm);
   wrap(comms, [&] { run(state.calls); });
 }
 
@@ -79,8 +78,7 @@ void run(std::span<const Call> calls) {
   // One queue of plans per communicator, in order of first appearance.
   std::vector<Comm*> comms;
   for (const Call& call : calls)
-    if (std::find(comms.begin(), comms.end(), call.comm) == comms.end())
-      comms.push_back(call.comm);
+    if (std::find(comms.begin(), comms.end(), call.comm) == comms.end()) comms.push_back(call.comm);
   std::vector<std::vector<plan::Plan>> queues(comms.size());
   for (size_t i = 0; i < comms.size(); ++i) {
     std::vector<Call> p2p;

@@ -59,9 +59,9 @@ struct Step {
 // and the avg divisor.
 struct Reduction {
   tdmDataType_t type = tdmUint8;
-  int kernel_op = 0;                     // host::ReduceOp as int
-  std::array<std::byte, 8> scalar{};     // premulsum scalar, a value of `type`
-  int divisor = 0;                       // avg: divide the final result by this
+  int kernel_op = 0;                  // host::ReduceOp as int
+  std::array<std::byte, 8> scalar{};  // premulsum scalar, a value of `type`
+  int divisor = 0;                    // avg: divide the final result by this
   size_t elem = 1;
 };
 

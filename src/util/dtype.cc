@@ -10,9 +10,9 @@ size_t type_size(tdmDataType_t type) {
 }
 
 const char* type_name(tdmDataType_t type) {
-  static constexpr const char* names[tdmNumTypes] = {
-      "int8", "uint8", "int32", "uint32", "int64", "uint64",
-      "half", "float", "double", "bfloat16", "f8e4m3", "f8e5m2"};
+  static constexpr const char* names[tdmNumTypes] = {"int8",   "uint8",    "int32",  "uint32",
+                                                     "int64",  "uint64",   "half",   "float",
+                                                     "double", "bfloat16", "f8e4m3", "f8e5m2"};
   return is_valid_type(type) ? names[type] : "invalid";
 }
 

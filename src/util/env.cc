@@ -47,14 +47,27 @@ uint64_t get_size(std::string_view name, uint64_t fallback) {
   if (!value) return fallback;
   char* end = nullptr;
   unsigned long long parsed = std::strtoull(value->c_str(), &end, 0);
-  if (end == value->c_str())
-    throw_error(tdmInvalidArgument, name, "='", *value, "' is not a size");
+  if (end == value->c_str()) throw_error(tdmInvalidArgument, name, "='", *value, "' is not a size");
   switch (*end) {
-    case '\0': break;
-    case 'k': case 'K': parsed <<= 10; ++end; break;
-    case 'm': case 'M': parsed <<= 20; ++end; break;
-    case 'g': case 'G': parsed <<= 30; ++end; break;
-    default: throw_error(tdmInvalidArgument, name, "='", *value, "' is not a size");
+    case '\0':
+      break;
+    case 'k':
+    case 'K':
+      parsed <<= 10;
+      ++end;
+      break;
+    case 'm':
+    case 'M':
+      parsed <<= 20;
+      ++end;
+      break;
+    case 'g':
+    case 'G':
+      parsed <<= 30;
+      ++end;
+      break;
+    default:
+      throw_error(tdmInvalidArgument, name, "='", *value, "' is not a size");
   }
   if (*end != '\0') throw_error(tdmInvalidArgument, name, "='", *value, "' is not a size");
   return parsed;

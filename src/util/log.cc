@@ -21,10 +21,14 @@ const Settings& settings() {
   static const Settings s = [] {
     Settings out;
     if (auto v = env::get("TANDEM_DEBUG")) {
-      if (*v == "INFO") out.level = Level::kInfo;
-      else if (*v == "TRACE") out.level = Level::kTrace;
-      else if (*v == "NONE") out.level = Level::kNone;
-      else out.level = Level::kWarn;
+      if (*v == "INFO")
+        out.level = Level::kInfo;
+      else if (*v == "TRACE")
+        out.level = Level::kTrace;
+      else if (*v == "NONE")
+        out.level = Level::kNone;
+      else
+        out.level = Level::kWarn;
     }
     if (auto v = env::get("TANDEM_DEBUG_SUBSYS")) out.subsys = *v;
     return out;

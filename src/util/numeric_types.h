@@ -45,9 +45,9 @@ TDM_HOST_DEVICE inline uint32_t narrow(float value, int mant, int exp_bits, int 
   if (abs > 0x7f800000u) return sign | nan_bits;
   const uint32_t inf_bits = ((1u << exp_bits) - 1) << mant;
   if (abs == 0x7f800000u) return sign | (saturate ? max_bits : inf_bits);
-  int exp = static_cast<int>(abs >> 23) - 127;       // unbiased exponent of value
+  int exp = static_cast<int>(abs >> 23) - 127;           // unbiased exponent of value
   uint32_t significand = (abs & 0x7fffffu) | 0x800000u;  // 24 bits with hidden one
-  if ((abs >> 23) == 0) {                            // float subnormal: far below any target
+  if ((abs >> 23) == 0) {                                // float subnormal: far below any target
     exp = -126;
     significand = abs & 0x7fffffu;
   }
@@ -75,8 +75,8 @@ TDM_HOST_DEVICE inline uint32_t narrow(float value, int mant, int exp_bits, int 
 }
 
 // Widens a code with the given layout to float (exact).
-TDM_HOST_DEVICE inline float widen(uint32_t code, int mant, int exp_bits, int bias,
-                                   bool has_inf, uint32_t nan_check_mask) {
+TDM_HOST_DEVICE inline float widen(uint32_t code, int mant, int exp_bits, int bias, bool has_inf,
+                                   uint32_t nan_check_mask) {
   const uint32_t sign = (code >> (mant + exp_bits)) & 1u;
   const uint32_t exp_field = (code >> mant) & ((1u << exp_bits) - 1);
   const uint32_t frac = code & ((1u << mant) - 1);
@@ -112,9 +112,7 @@ struct half_t {
   TDM_HOST_DEVICE static half_t from_float(float f) {
     return {static_cast<uint16_t>(numeric_detail::narrow(f, 10, 5, 15, 0x7bffu, false, 0x7e00u))};
   }
-  TDM_HOST_DEVICE float to_float() const {
-    return numeric_detail::widen(bits, 10, 5, 15, true, 0);
-  }
+  TDM_HOST_DEVICE float to_float() const { return numeric_detail::widen(bits, 10, 5, 15, true, 0); }
 };
 
 struct bfloat16_t {
@@ -145,9 +143,7 @@ struct fp8e5m2_t {
   TDM_HOST_DEVICE static fp8e5m2_t from_float(float f) {
     return {static_cast<uint8_t>(numeric_detail::narrow(f, 2, 5, 15, 0x7bu, true, 0x7eu))};
   }
-  TDM_HOST_DEVICE float to_float() const {
-    return numeric_detail::widen(bits, 2, 5, 15, true, 0);
-  }
+  TDM_HOST_DEVICE float to_float() const { return numeric_detail::widen(bits, 2, 5, 15, true, 0); }
 };
 
 }  // namespace tdm

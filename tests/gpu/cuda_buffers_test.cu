@@ -47,7 +47,8 @@ TEST_F(CudaBuffers, EveryCollectiveRefusesDeviceMemoryWithASentence) {
   };
   std::vector<Case> cases = {
       {"allreduce", tdmAllReduce(d, d, kCount, tdmFloat32, tdmSum, comm_, nullptr)},
-      {"allreduce host->device", tdmAllReduce(host.data(), d, kCount, tdmFloat32, tdmSum, comm_, nullptr)},
+      {"allreduce host->device",
+       tdmAllReduce(host.data(), d, kCount, tdmFloat32, tdmSum, comm_, nullptr)},
       {"broadcast", tdmBroadcast(d, d, kCount, tdmFloat32, 0, comm_, nullptr)},
       {"reduce", tdmReduce(d, d, kCount, tdmFloat32, tdmSum, 0, comm_, nullptr)},
       {"allgather", tdmAllGather(d, d, kCount, tdmFloat32, comm_, nullptr)},

@@ -53,7 +53,8 @@ TEST(TopoHost, LoadsDgxH100) {
   EXPECT_EQ(h.gpu_by_busid("0000:df:00.0"), 7);
   EXPECT_EQ(h.gpu_by_dev(3), 3);
   EXPECT_EQ(h.nics[0].guid, 0xa088c20300f2e0a0ull);
-  const PciDevice& sw = h.pci[static_cast<size_t>(h.pci[static_cast<size_t>(h.gpus[0].pci)].parent)];
+  const PciDevice& sw =
+      h.pci[static_cast<size_t>(h.pci[static_cast<size_t>(h.gpus[0].pci)].parent)];
   EXPECT_EQ(sw.busid, "0000:15:00.0");
   EXPECT_EQ(sw.class_code, kPciClassBridge);
   EXPECT_EQ(sw.vendor, 0x1000);
@@ -201,7 +202,9 @@ TEST(TopoHost, AffinityHelpers) {
 
 class ScopedEnv {
  public:
-  ScopedEnv(const char* name, const std::string& value) : name_(name) { setenv(name, value.c_str(), 1); }
+  ScopedEnv(const char* name, const std::string& value) : name_(name) {
+    setenv(name, value.c_str(), 1);
+  }
   ~ScopedEnv() { unsetenv(name_); }
 
  private:
@@ -209,7 +212,8 @@ class ScopedEnv {
 };
 
 TEST(TopoHost, TopoFileAndDumpKnobs) {
-  std::string dump = ::testing::TempDir() + "/tandem_topo_dump_" + std::to_string(getpid()) + ".xml";
+  std::string dump =
+      ::testing::TempDir() + "/tandem_topo_dump_" + std::to_string(getpid()) + ".xml";
   {
     ScopedEnv file("TANDEM_TOPO_FILE", fixture("h200_nv18_pair.xml"));
     ScopedEnv out("TANDEM_TOPO_DUMP_FILE", dump);

@@ -31,8 +31,9 @@ TEST(TopoXml, ParsesElementsAttributesAndNesting) {
 }
 
 TEST(TopoXml, DecodesEntitiesAndIgnoresText) {
-  Node root = parse("<a v=\"x &lt;&gt; &amp; &quot;&apos; &#65;&#x42;&#xe9;\">text <!-- c --> more"
-                    "<![CDATA[<raw>]]><b/></a>");
+  Node root = parse(
+      "<a v=\"x &lt;&gt; &amp; &quot;&apos; &#65;&#x42;&#xe9;\">text <!-- c --> more"
+      "<![CDATA[<raw>]]><b/></a>");
   EXPECT_EQ(root.get("v"), "x <> & \"' AB\xc3\xa9");
   ASSERT_EQ(root.children.size(), 1u);
   EXPECT_EQ(root.children[0].name, "b");
@@ -47,11 +48,13 @@ TEST(TopoXml, WriterEscapesAndRoundTrips) {
   child.set("numaid", "1");  // set replaces
   std::string text = write(root);
   EXPECT_NE(text.find("&lt;b&gt;&amp;&quot;c&apos;"), std::string::npos);
-  EXPECT_EQ(text, "<system name=\"a&lt;b&gt;&amp;&quot;c&apos;\">\n  <cpu numaid=\"1\"/>\n</system>\n");
+  EXPECT_EQ(text,
+            "<system name=\"a&lt;b&gt;&amp;&quot;c&apos;\">\n  <cpu numaid=\"1\"/>\n</system>\n");
   Node back = parse(text);
   EXPECT_EQ(back.get("name"), "a<b>&\"c'");
   EXPECT_EQ(back.children[0].get("numaid"), "1");
-  EXPECT_EQ(write(root, /*pretty=*/false), "<system name=\"a&lt;b&gt;&amp;&quot;c&apos;\"><cpu numaid=\"1\"/></system>");
+  EXPECT_EQ(write(root, /*pretty=*/false),
+            "<system name=\"a&lt;b&gt;&amp;&quot;c&apos;\"><cpu numaid=\"1\"/></system>");
 }
 
 std::string error_of(std::string_view text) {
@@ -65,7 +68,8 @@ std::string error_of(std::string_view text) {
 }
 
 TEST(TopoXml, RejectsMalformedInputWithLineNumbers) {
-  EXPECT_NE(error_of("<a>\n<b>\n</a>").find("f.xml:3: malformed XML: </a> closes <b>"), std::string::npos);
+  EXPECT_NE(error_of("<a>\n<b>\n</a>").find("f.xml:3: malformed XML: </a> closes <b>"),
+            std::string::npos);
   EXPECT_NE(error_of("").find("expected the root element"), std::string::npos);
   EXPECT_NE(error_of("<a x=1/>").find("quoted"), std::string::npos);
   EXPECT_NE(error_of("<a x=\"1\" x=\"2\"/>").find("duplicate attribute x"), std::string::npos);

@@ -31,7 +31,8 @@ constexpr const char* kUsage =
     "Prints this host's topology (probed, or read from TANDEM_TOPO_FILE), or the hosts\n"
     "described by NCCL topology XML files (one --file per host; several make a job view).\n"
     "\n"
-    "  --file FILE      read a topology XML file (as NCCL_TOPO_DUMP_FILE writes) instead of probing\n"
+    "  --file FILE      read a topology XML file (as NCCL_TOPO_DUMP_FILE writes) instead of "
+    "probing\n"
     "  --format FORMAT  tree (default), matrix, json, dot, svg (needs Graphviz 'dot'), xml\n"
     "  --output FILE    write to FILE instead of standard output\n"
     "  --help           this text\n"
@@ -119,7 +120,8 @@ int write_svg(const std::string& dot_text, const std::string& output) {
     std::cerr << "tandem-topo: cannot create a temporary file: " << std::strerror(errno) << "\n";
     return 1;
   }
-  bool written = write(fd, dot_text.data(), dot_text.size()) == static_cast<ssize_t>(dot_text.size());
+  bool written =
+      write(fd, dot_text.data(), dot_text.size()) == static_cast<ssize_t>(dot_text.size());
   close(fd);
   int rc = 1;
   if (written) {
@@ -154,10 +156,14 @@ int main(int argc, char** argv) {
   try {
     JobTopology job = obtain_topology(o);
     std::string text;
-    if (o.format == "tree") text = tdm::topo::render_tree(job);
-    else if (o.format == "matrix") text = tdm::topo::render_matrix(job);
-    else if (o.format == "json") text = tdm::topo::render_json(job);
-    else if (o.format == "dot" || o.format == "svg") text = tdm::topo::render_dot(job);
+    if (o.format == "tree")
+      text = tdm::topo::render_tree(job);
+    else if (o.format == "matrix")
+      text = tdm::topo::render_matrix(job);
+    else if (o.format == "json")
+      text = tdm::topo::render_json(job);
+    else if (o.format == "dot" || o.format == "svg")
+      text = tdm::topo::render_dot(job);
     else if (o.format == "xml") {
       if (job.nhosts() != 1) {
         std::cerr << "tandem-topo: --format xml describes one host; give one --file\n";

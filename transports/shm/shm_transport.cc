@@ -70,8 +70,7 @@ Mapping map_segment(const std::string& name, size_t size, bool create) {
     if (int err = ::posix_fallocate(fd.get(), 0, static_cast<off_t>(size)); err != 0) {
       ::shm_unlink(name.c_str());
       throw_error(tdmSystemError, "cannot reserve ", size, " bytes in /dev/shm for ", name, ": ",
-                  std::strerror(err),
-                  " (make /dev/shm larger or lower TANDEM_SHM_BUFFER_SIZE)");
+                  std::strerror(err), " (make /dev/shm larger or lower TANDEM_SHM_BUFFER_SIZE)");
     }
   }
   void* base = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
@@ -101,8 +100,7 @@ class ShmTransport final : public Transport {
  public:
   const char* name() const override { return "shm"; }
 
-  std::vector<std::unique_ptr<Link>> connect(bootstrap::Bootstrap& boot,
-                                             std::span<const int> peers,
+  std::vector<std::unique_ptr<Link>> connect(bootstrap::Bootstrap& boot, std::span<const int> peers,
                                              size_t capacity) override {
     static std::atomic<uint64_t> serial{0};
     std::vector<int> sorted(peers.begin(), peers.end());
@@ -134,19 +132,19 @@ class ShmTransport final : public Transport {
       std::vector<int> theirs = sorted;
       std::erase(theirs, peer);
       theirs.insert(std::upper_bound(theirs.begin(), theirs.end(), boot.rank()), boot.rank());
-      size_t slot_in_peer = std::lower_bound(theirs.begin(), theirs.end(), boot.rank()) -
-                            theirs.begin();
+      size_t slot_in_peer =
+          std::lower_bound(theirs.begin(), theirs.end(), boot.rank()) - theirs.begin();
       size_t slot_in_own = std::lower_bound(sorted.begin(), sorted.end(), peer) - sorted.begin();
-      auto peer_map = std::make_shared<Mapping>(map_segment(
-          names[peer].text, slot_bytes(capacity) * theirs.size(), /*create=*/false));
+      auto peer_map = std::make_shared<Mapping>(
+          map_segment(names[peer].text, slot_bytes(capacity) * theirs.size(), /*create=*/false));
       std::byte* out_slot = peer_map->bytes() + slot_in_peer * slot_bytes(capacity);
       std::byte* in_slot = own->bytes() + slot_in_own * slot_bytes(capacity);
-      links.push_back(std::make_unique<ShmLink>(
-          RingWriter(reinterpret_cast<RingControl*>(out_slot), out_slot + sizeof(RingControl),
-                     capacity),
-          RingReader(reinterpret_cast<RingControl*>(in_slot), in_slot + sizeof(RingControl),
-                     capacity),
-          own, std::move(peer_map)));
+      links.push_back(
+          std::make_unique<ShmLink>(RingWriter(reinterpret_cast<RingControl*>(out_slot),
+                                               out_slot + sizeof(RingControl), capacity),
+                                    RingReader(reinterpret_cast<RingControl*>(in_slot),
+                                               in_slot + sizeof(RingControl), capacity),
+                                    own, std::move(peer_map)));
     }
     boot.barrier();  // everyone mapped everything; the destructor of unlink_own unlinks
     TDM_INFO("TRANSPORT", "shm links to ", peers.size(), " peers, ", capacity, " B rings");

@@ -23,7 +23,8 @@ namespace {
 // A ring in private memory (both ends are in this process).
 struct LocalRing {
   explicit LocalRing(size_t capacity)
-      : storage(capacity), writer(&control, storage.data(), capacity),
+      : storage(capacity),
+        writer(&control, storage.data(), capacity),
         reader(&control, storage.data(), capacity) {}
   RingControl control;
   std::vector<std::byte> storage;
@@ -86,8 +87,7 @@ class SocketTransport final : public Transport {
  public:
   const char* name() const override { return "socket"; }
 
-  std::vector<std::unique_ptr<Link>> connect(bootstrap::Bootstrap& boot,
-                                             std::span<const int> peers,
+  std::vector<std::unique_ptr<Link>> connect(bootstrap::Bootstrap& boot, std::span<const int> peers,
                                              size_t capacity) override {
     // Listen on the address the bootstrap mesh uses, so the same network is taken.
     bootstrap::SocketAddress mine = boot.address_of(boot.rank());
