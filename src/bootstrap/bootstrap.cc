@@ -37,7 +37,11 @@ std::unique_ptr<Bootstrap> Bootstrap::connect(const tdmUniqueId& id, int rank, i
                              " ranks (root " + contents.root.to_string() + ")";
     net::send_all(root.get(), as_bytes_of(hello), deadline, what);
     RootReply reply{};
-    net::recv_all(root.get(), as_writable_bytes_of(reply), deadline, what);
+    // The root times the rendezvous out itself and says which ranks are
+    // missing; wait a little longer than it so that sentence reaches us.
+    Deadline reply_deadline = deadline;
+    reply_deadline.at += std::chrono::seconds(2);
+    net::recv_all(root.get(), as_writable_bytes_of(reply), reply_deadline, what);
     if (reply.status != 0) {
       std::string text(reply.text_length, '\0');
       net::recv_all(root.get(), std::as_writable_bytes(std::span(text)), deadline, what);

@@ -21,7 +21,9 @@ TEST(TopoDiscover, ProbesThisMachineWithoutFailing) {
   }
   for (size_t g = 0; g < h.gpus.size(); ++g) {
     EXPECT_GE(h.gpus[g].pci, 0);
-    if (g > 0 && h.gpus[g].dev >= 0) EXPECT_GT(h.gpus[g].dev, h.gpus[g - 1].dev);
+    if (g > 0 && h.gpus[g].dev >= 0) {
+      EXPECT_GT(h.gpus[g].dev, h.gpus[g - 1].dev);
+    }
   }
   for (size_t n = 0; n < h.nics.size(); ++n) {
     EXPECT_FALSE(h.nics[n].name.empty());
@@ -111,7 +113,9 @@ TEST(TopoDiscover, PciChainKeepsOneNodePerSwitch) {
 TEST(TopoDiscover, ReadSysfs) {
   EXPECT_FALSE(detail::read_sysfs("/nonexistent/file").has_value());
   auto online = detail::read_sysfs("/sys/devices/system/cpu/online");
-  if (online) EXPECT_FALSE(detail::parse_cpu_list(*online).empty());
+  if (online) {
+    EXPECT_FALSE(detail::parse_cpu_list(*online).empty());
+  }
 }
 
 }  // namespace

@@ -221,6 +221,7 @@ TEST(TopoHost, TopoFileAndDumpKnobs) {
     EXPECT_EQ(h.gpus.size(), 2u);
     EXPECT_FALSE(h.hostname.empty());  // filled from gethostname()
   }
+  EXPECT_TRUE(read_text(dump).starts_with("<system version=\"1\""));
   HostTopology back = load_xml(dump);
   EXPECT_EQ(back.gpus.size(), 2u);
   EXPECT_EQ(back.gpus[0].nvlinks[0].count, 18);

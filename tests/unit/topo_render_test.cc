@@ -275,8 +275,12 @@ TEST(TopoRender, JsonFollowsTheSchema) {
       EXPECT_EQ(p["class"].str, "NVL");
       EXPECT_EQ(p["nvlinks"].num, 18);
     }
-    if (p["a"].str == "h0/gpu0" && p["b"].str == "h0/nic0") EXPECT_EQ(p["class"].str, "PIX");
-    if (p["a"].str == "h0/gpu0" && p["b"].str == "h0/nic7") EXPECT_EQ(p["class"].str, "SYS");
+    if (p["a"].str == "h0/gpu0" && p["b"].str == "h0/nic0") {
+      EXPECT_EQ(p["class"].str, "PIX");
+    }
+    if (p["a"].str == "h0/gpu0" && p["b"].str == "h0/nic7") {
+      EXPECT_EQ(p["class"].str, "SYS");
+    }
   }
   EXPECT_TRUE(doc["cross_host_paths"].b);
   EXPECT_TRUE(doc["ranks"].items.empty());

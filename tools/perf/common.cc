@@ -1078,7 +1078,7 @@ void Bench::printHeader(const char* prog) {
     std::printf(
         "# %10s  %12s  %8s  %6s  %6s           out-of-place                       in-place"
         "          %s\n",
-        "", "", "", "", "", mpi_ ? "          MPI out-of-place             MPI in-place" : "");
+        "", "", "", "", "", mpi_ ? "     MPI out-of-place           MPI in-place      " : "");
     std::printf("# %10s  %12s  %8s  %6s  %6s  %7s  %6s  %6s %6s  %7s  %6s  %6s %6s", "size",
                 "count", "type", "redop", "root", "time", "algbw", "busbw", "#wrong", "time",
                 "algbw", "busbw", "#wrong");
