@@ -138,15 +138,12 @@ plan::Reduction reduction_for(const Call& call) {
       red.kernel_op = int(ReduceOp::kSum);
       red.divisor = call.comm->nranks;
       break;
-    default: {
+    default:  // premulsum, resolved by the API when the call was made
       red.kernel_op = int(ReduceOp::kSum);
-      std::lock_guard lock(call.comm->ops_mutex);
-      const PremulSumOp& custom = call.comm->custom_ops.at(call.op);
-      if (custom.pointer != nullptr)
-        std::memcpy(red.scalar.data(), custom.pointer, red.elem);
+      if (call.scalar_pointer != nullptr)
+        std::memcpy(red.scalar.data(), call.scalar_pointer, red.elem);
       else
-        red.scalar = custom.value;
-    }
+        red.scalar = call.scalar;
   }
   return red;
 }
@@ -438,6 +435,11 @@ void alltoall_direct(Builder& b, const Call& call) {
   const size_t bytes = call.count * b.elem();
   const std::byte* src = bytes_of(call.send);
   std::byte* dst = bytes_of(call.recv);
+  if (src == dst && bytes > 0) {
+    // In place: receives would overwrite blocks not sent yet, so send from a copy.
+    auto& copy = b.plan.scratch.emplace_back(src, src + bytes * comm.nranks);
+    src = copy.data();
+  }
   Step step;
   const std::byte* own_src = src + bytes * comm.rank;
   std::byte* own_dst = dst + bytes * comm.rank;

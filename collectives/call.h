@@ -1,6 +1,7 @@
 // One validated collective or point-to-point call, as the C API received it.
 #pragma once
 
+#include <array>
 #include <cstddef>
 
 #include "tandem/tandem.h"
@@ -33,6 +34,10 @@ struct Call {
   tdmDataType_t type = tdmFloat32;
   tdmRedOp_t op = tdmSum;
   int root = 0;  // root for rooted collectives, peer for send/recv
+  // Premulsum: resolved when the call is made, so the op may be destroyed as
+  // soon as the call returns (even inside a group, as NCCL allows).
+  std::array<std::byte, 8> scalar{};
+  const void* scalar_pointer = nullptr;  // tdmScalarDevice residence: read when it runs
 };
 
 }  // namespace tdm

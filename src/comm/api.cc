@@ -282,6 +282,12 @@ Call validate(CallKind kind, Comm& comm, const void* send, void* recv, size_t co
   call.type = type;
   call.op = reduces ? op : tdmSum;
   call.root = root;
+  if (reduces && op >= tdmNumOps) {
+    std::lock_guard lock(comm.ops_mutex);
+    const PremulSumOp& custom = comm.custom_ops.at(op);
+    call.scalar = custom.value;
+    call.scalar_pointer = custom.pointer;
+  }
   return call;
 }
 

@@ -245,7 +245,12 @@ std::vector<int> ring_order(const JobTopology& job) {
     std::vector<std::vector<double>> bw(n, std::vector<double>(n, 0));
     for (size_t i = 0; i < n; ++i)
       for (size_t j = 0; j < n; ++j)
-        if (i != j) bw[i][j] = job.path(ranks[i], ranks[j]).bw_GBps;
+        if (i != j) {
+          PathInfo p = job.path(ranks[i], ranks[j]);
+          // An NVB hop borrows two NVLink bonds of a GPU the ring also crosses;
+          // count it at half so direct links win ties.
+          bw[i][j] = p.cls == PathClass::kNVB ? p.bw_GBps / 2 : p.bw_GBps;
+        }
     std::vector<int> seed(n);
     std::iota(seed.begin(), seed.end(), 0);
     std::vector<int> cycle = best_cycle(bw, seed);

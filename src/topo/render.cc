@@ -566,7 +566,11 @@ std::string render_dot(const JobTopology& job) {
         attrs = ", shape=hexagon, style=filled, fillcolor=\"#8fd18f\"";
       } else {
         const PciDevice& p = h.pci[static_cast<size_t>(d->pci)];
-        label = (d->type == "pci_switch" ? "PCIe switch\\n" : "PCI " + hex_class(p.class_code) + "\\n") + p.busid;
+        bool nvswitch = (p.class_code >> 8) == (kPciClassNvSwitch >> 8);
+        label = (d->type == "pci_switch" ? std::string("PCIe switch\\n")
+                 : nvswitch              ? std::string("NVSwitch (PCIe)\\n")
+                                         : "PCI " + hex_class(p.class_code) + "\\n") +
+                p.busid;
         attrs = d->type == "pci_switch" ? ", shape=diamond" : "";
       }
       out << "    " << dot_id(d->id) << " [label=\"" << label << "\"" << attrs << "];\n";
@@ -580,6 +584,8 @@ std::string render_dot(const JobTopology& job) {
     if (l.type == "nvlink") {
       label = "NV" + std::to_string(l.count) + " " + fixed(l.bw, 0) + " GB/s";
       attrs = ", color=\"#4b9a2a\", penwidth=2.5";
+      // GPU-to-GPU links would tangle the PCIe tree that drives the layout.
+      if (l.b != l.a.substr(0, l.a.find('/') + 1) + "nvswitch") attrs += ", constraint=false";
     } else if (l.type == "smp") {
       label = "SYS " + fixed(l.bw, 0) + " GB/s";
       attrs = ", style=dashed";

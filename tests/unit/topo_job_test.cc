@@ -279,8 +279,10 @@ TEST(TopoJob, LargeHostUsesLocalityOrder) {
   std::vector<int> ring = ring_order(job);
   ASSERT_TRUE(is_permutation_of_ranks(ring, 24));
   EXPECT_EQ(ring[0], 0);
-  // Ranks sharing a GPU are adjacent, and every hop stays on NVLink.
-  EXPECT_GE(ring_min_bw(job, ring), 25.0);
+  // Ranks sharing a GPU are adjacent, and the GPUs follow the NV2 bonds.
+  EXPECT_EQ(ring_hops_of_class(job, ring, PathClass::kLOC), 16);
+  EXPECT_DOUBLE_EQ(ring_min_bw(job, ring), 50.0);
+  EXPECT_EQ(ring_hops_of_class(job, ring, PathClass::kNVB), 0);
   // Deterministic.
   EXPECT_EQ(ring, ring_order(job));
   // 100 CPU ranks: locality order only, grouped by NUMA node.
