@@ -2,19 +2,21 @@
 // (NVML and the CUDA runtime), NICs (libibverbs and sysfs, else Ethernet netdevs).
 // NVML, libcudart and libibverbs are dlopen'ed so libtandem has no hard dependency
 // on them; each missing piece is an INFO line and the rest still works.
+#include "topo/discover.h"
+
 #include <dlfcn.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <climits>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <sstream>
 
-#include "topo/discover.h"
 #include "topo/internal.h"
 #include "topo/topology.h"
 #include "util/env.h"
@@ -173,8 +175,10 @@ void fill_from_sysfs(PciDevice& d) {
   if (!d.class_code) d.class_code = sysfs_hex(dir, "class");
   if (!d.vendor) d.vendor = static_cast<uint16_t>(sysfs_hex(dir, "vendor"));
   if (!d.device) d.device = static_cast<uint16_t>(sysfs_hex(dir, "device"));
-  if (!d.subsystem_vendor) d.subsystem_vendor = static_cast<uint16_t>(sysfs_hex(dir, "subsystem_vendor"));
-  if (!d.subsystem_device) d.subsystem_device = static_cast<uint16_t>(sysfs_hex(dir, "subsystem_device"));
+  if (!d.subsystem_vendor)
+    d.subsystem_vendor = static_cast<uint16_t>(sysfs_hex(dir, "subsystem_vendor"));
+  if (!d.subsystem_device)
+    d.subsystem_device = static_cast<uint16_t>(sysfs_hex(dir, "subsystem_device"));
   // max_*: GPUs drop to 2.5 GT/s when idle, so the current speed under-reports.
   if (auto s = read_sysfs(dir + "/max_link_speed"); s && *s != "Unknown") d.link_speed = *s;
   if (auto w = read_sysfs(dir + "/max_link_width")) d.link_width = std::atoi(w->c_str());
@@ -223,15 +227,18 @@ class Hwloc {
         // A node spanning packages: take the first package it touches.
         int npkg = hwloc_get_nbobjs_by_type(topo_, HWLOC_OBJ_PACKAGE);
         for (int p = 0; p < npkg && !pkg; ++p) {
-          hwloc_obj_t cand = hwloc_get_obj_by_type(topo_, HWLOC_OBJ_PACKAGE, static_cast<unsigned>(p));
+          hwloc_obj_t cand =
+              hwloc_get_obj_by_type(topo_, HWLOC_OBJ_PACKAGE, static_cast<unsigned>(p));
           if (hwloc_bitmap_intersects(cand->cpuset, node->cpuset)) pkg = cand;
         }
       }
       if (pkg) {
         cpu.package = static_cast<int>(pkg->logical_index);
         if (const char* v = hwloc_obj_get_info_by_name(pkg, "CPUVendor")) cpu.vendor = v;
-        if (const char* v = hwloc_obj_get_info_by_name(pkg, "CPUFamilyNumber")) cpu.family_id = std::atoi(v);
-        if (const char* v = hwloc_obj_get_info_by_name(pkg, "CPUModelNumber")) cpu.model_id = std::atoi(v);
+        if (const char* v = hwloc_obj_get_info_by_name(pkg, "CPUFamilyNumber"))
+          cpu.family_id = std::atoi(v);
+        if (const char* v = hwloc_obj_get_info_by_name(pkg, "CPUModelNumber"))
+          cpu.model_id = std::atoi(v);
       }
       out.push_back(std::move(cpu));
     }
@@ -300,10 +307,12 @@ void fill_cpu_identity(std::vector<Cpu>& cpus) {
     auto value = [&] {
       size_t v = line.find_first_not_of(" \t", line.find(':') + 1);
       return line.find(':') == std::string::npos || v == std::string::npos ? std::string()
-                                                                            : line.substr(v);
+                                                                           : line.substr(v);
     };
-    if (line.starts_with("vendor_id") && vendor.empty()) vendor = value();
-    else if (line.starts_with("cpu family") && !family) family = std::atoi(value().c_str());
+    if (line.starts_with("vendor_id") && vendor.empty())
+      vendor = value();
+    else if (line.starts_with("cpu family") && !family)
+      family = std::atoi(value().c_str());
     else if (line.starts_with("model") && !line.starts_with("model name") && !model)
       model = std::atoi(value().c_str());
     if (line.empty() && !vendor.empty()) break;  // first processor is enough
@@ -321,7 +330,8 @@ void fill_cpu_identity(std::vector<Cpu>& cpus) {
 
 std::vector<Cpu> detail::cpus_from_sysfs() {
   std::vector<Cpu> out;
-  std::vector<int> all = detail::parse_cpu_list(read_sysfs("/sys/devices/system/cpu/possible").value_or(""));
+  std::vector<int> all =
+      detail::parse_cpu_list(read_sysfs("/sys/devices/system/cpu/possible").value_or(""));
   int total = all.empty() ? 0 : all.back() + 1;
   std::error_code ec;
   std::vector<int> nodes;
@@ -400,7 +410,8 @@ struct Nvml {
       lib.sym<nvmlReturn_t (*)(nvmlDevice_t, unsigned, nvmlPciInfo_t*)>(
           "nvmlDeviceGetNvLinkRemotePciInfo_v2");
   nvmlReturn_t (*link_type)(nvmlDevice_t, unsigned, int*) =
-      lib.sym<nvmlReturn_t (*)(nvmlDevice_t, unsigned, int*)>("nvmlDeviceGetNvLinkRemoteDeviceType");
+      lib.sym<nvmlReturn_t (*)(nvmlDevice_t, unsigned, int*)>(
+          "nvmlDeviceGetNvLinkRemoteDeviceType");
   nvmlReturn_t (*p2p)(nvmlDevice_t, nvmlDevice_t, int, int*) =
       lib.sym<nvmlReturn_t (*)(nvmlDevice_t, nvmlDevice_t, int, int*)>("nvmlDeviceGetP2PStatus");
   bool up = false;
@@ -472,7 +483,8 @@ GpuProbeResult probe_gpus() {
       for (int b = 0; b < static_cast<int>(dev_busid.size()); ++b) {
         int ok = 1;
         if (a != b && cuda.can_access(&ok, a, b) == 0 && !ok)
-          out.refused_p2p.emplace_back(dev_busid[static_cast<size_t>(a)], dev_busid[static_cast<size_t>(b)]);
+          out.refused_p2p.emplace_back(dev_busid[static_cast<size_t>(a)],
+                                       dev_busid[static_cast<size_t>(b)]);
       }
   }
 
@@ -508,8 +520,10 @@ GpuProbeResult probe_gpus() {
       uint32_t tclass = 0;
       int type = -1;
       if (nvml.link_type && nvml.link_type(h, l, &type) == kNvmlSuccess) {
-        if (type == kNvmlNvLinkDeviceTypeSwitch) tclass = kPciClassNvSwitch;
-        else if (type == kNvmlNvLinkDeviceTypeGpu) tclass = kPciClassGpu3d;
+        if (type == kNvmlNvLinkDeviceTypeSwitch)
+          tclass = kPciClassNvSwitch;
+        else if (type == kNvmlNvLinkDeviceTypeGpu)
+          tclass = kPciClassGpu3d;
       }
       if (!tclass) tclass = sysfs_hex(sysfs_dir(target), "class");
       auto [it, fresh] = link_index.emplace(target, g.nvlinks.size());
@@ -521,7 +535,8 @@ GpuProbeResult probe_gpus() {
   // are often hidden from containers and VMs).
   for (GpuProbe& g : out.gpus)
     for (NvLink& l : g.nvlinks)
-      if (!l.target_class) l.target_class = by_busid.count(l.target) ? kPciClassGpu3d : kPciClassNvSwitch;
+      if (!l.target_class)
+        l.target_class = by_busid.count(l.target) ? kPciClassGpu3d : kPciClassNvSwitch;
   if (nvml.p2p) {
     for (const auto& [ha, ia] : handles)
       for (const auto& [hb, ib] : handles) {
@@ -601,7 +616,8 @@ std::vector<NicProbe> probe_ib() {
       nic.guid = std::strtoull(guid_text.c_str(), nullptr, 16);
       nic.link_layer = read_sysfs(pdir + "/link_layer").value_or("InfiniBand");
       // "400 Gb/sec (4X NDR)"
-      nic.speed_mbps = std::strtod(read_sysfs(pdir + "/rate").value_or("0").c_str(), nullptr) * 1000;
+      nic.speed_mbps =
+          std::strtod(read_sysfs(pdir + "/rate").value_or("0").c_str(), nullptr) * 1000;
       auto numa = read_sysfs(dir + "/device/numa_node");
       nic.numa = numa ? std::atoi(numa->c_str()) : -1;
       out.push_back(std::move(nic));
@@ -615,7 +631,8 @@ std::vector<NicProbe> probe_netdevs() {
   std::vector<NicProbe> out;
   std::error_code ec;
   std::vector<std::string> names;
-  for (const auto& e : fs::directory_iterator("/sys/class/net", ec)) names.push_back(e.path().filename());
+  for (const auto& e : fs::directory_iterator("/sys/class/net", ec))
+    names.push_back(e.path().filename());
   std::sort(names.begin(), names.end());
   for (const std::string& name : names) {
     std::string dir = "/sys/class/net/" + name;
@@ -661,7 +678,8 @@ class Builder {
 #endif
     if (chain.empty()) {
       std::error_code ec;
-      for (const std::string& id : detail::busids_in_path(fs::canonical(sysfs_dir(busid), ec).string())) {
+      for (const std::string& id :
+           detail::busids_in_path(fs::canonical(sysfs_dir(busid), ec).string())) {
         detail::PciChainEntry e;
         e.busid = id;
         chain.push_back(e);
@@ -790,8 +808,10 @@ HostTopology discover() {
     n.maxconn = p.maxconn;
     n.link_layer = p.link_layer;
     n.gdr = gdr && p.rdma;
-    if (!p.busid.empty()) n.pci = builder.add_device(p.busid, p.numa);
-    else n.cpu = builder.cpu_for_numa(p.numa);
+    if (!p.busid.empty())
+      n.pci = builder.add_device(p.busid, p.numa);
+    else
+      n.cpu = builder.cpu_for_numa(p.numa);
     host.nics.push_back(std::move(n));
   }
   detail::normalize(host, "topology discovery");

@@ -163,10 +163,12 @@ void normalize(HostTopology& host, std::string_view source) {
     const Gpu& gb = host.gpus[static_cast<size_t>(b)];
     if ((ga.dev < 0) != (gb.dev < 0)) return ga.dev >= 0;
     if (ga.dev != gb.dev) return ga.dev < gb.dev;
-    return host.pci[static_cast<size_t>(ga.pci)].busid < host.pci[static_cast<size_t>(gb.pci)].busid;
+    return host.pci[static_cast<size_t>(ga.pci)].busid <
+           host.pci[static_cast<size_t>(gb.pci)].busid;
   });
   std::vector<int> new_index(order.size());
-  for (size_t i = 0; i < order.size(); ++i) new_index[static_cast<size_t>(order[i])] = static_cast<int>(i);
+  for (size_t i = 0; i < order.size(); ++i)
+    new_index[static_cast<size_t>(order[i])] = static_cast<int>(i);
   std::vector<Gpu> sorted;
   sorted.reserve(order.size());
   for (int old : order) {

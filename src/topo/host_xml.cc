@@ -2,7 +2,6 @@
 #include <charconv>
 #include <cstdio>
 #include <fstream>
-#include <map>
 #include <sstream>
 
 #include "topo/internal.h"
@@ -126,10 +125,14 @@ struct Loader {
     int self = static_cast<int>(host.pci.size());
     host.pci.push_back(std::move(d));
     for (const xml::Node& c : n.children) {
-      if (c.name == "pci") load_pci(c, cpu, self);
-      else if (c.name == "gpu") load_gpu(c, self);
-      else if (c.name == "nic") load_nic(c, cpu, self);
-      else ignore(c, "pci");
+      if (c.name == "pci")
+        load_pci(c, cpu, self);
+      else if (c.name == "gpu")
+        load_gpu(c, self);
+      else if (c.name == "nic")
+        load_nic(c, cpu, self);
+      else
+        ignore(c, "pci");
     }
   }
 
@@ -145,9 +148,12 @@ struct Loader {
     int self = static_cast<int>(host.cpus.size());
     host.cpus.push_back(std::move(c));
     for (const xml::Node& child : n.children) {
-      if (child.name == "pci") load_pci(child, self, -1);
-      else if (child.name == "nic") load_nic(child, self, -1);
-      else ignore(child, "cpu");
+      if (child.name == "pci")
+        load_pci(child, self, -1);
+      else if (child.name == "nic")
+        load_nic(child, self, -1);
+      else
+        ignore(child, "cpu");
     }
   }
 };
@@ -176,10 +182,13 @@ struct Writer {
   explicit Writer(const HostTopology& h)
       : host(h), pci_children(h.pci.size()), gpu_at(h.pci.size()), nics_at(h.pci.size()) {
     for (size_t i = 0; i < h.pci.size(); ++i)
-      if (h.pci[i].parent >= 0) pci_children[static_cast<size_t>(h.pci[i].parent)].push_back(static_cast<int>(i));
-    for (size_t i = 0; i < h.gpus.size(); ++i) gpu_at[static_cast<size_t>(h.gpus[i].pci)].push_back(static_cast<int>(i));
+      if (h.pci[i].parent >= 0)
+        pci_children[static_cast<size_t>(h.pci[i].parent)].push_back(static_cast<int>(i));
+    for (size_t i = 0; i < h.gpus.size(); ++i)
+      gpu_at[static_cast<size_t>(h.gpus[i].pci)].push_back(static_cast<int>(i));
     for (size_t i = 0; i < h.nics.size(); ++i)
-      if (h.nics[i].pci >= 0) nics_at[static_cast<size_t>(h.nics[i].pci)].push_back(static_cast<int>(i));
+      if (h.nics[i].pci >= 0)
+        nics_at[static_cast<size_t>(h.nics[i].pci)].push_back(static_cast<int>(i));
   }
 
   void nic(xml::Node& parent, const std::vector<int>& nics) {
@@ -253,10 +262,12 @@ struct Writer {
       if (cpu.model_id) n.set("modelid", std::to_string(cpu.model_id));
       if (cpu.package >= 0) n.set("tdm_package", std::to_string(cpu.package));
       for (size_t i = 0; i < host.pci.size(); ++i)
-        if (host.pci[i].parent < 0 && host.pci[i].cpu == static_cast<int>(c)) pci(n, static_cast<int>(i));
+        if (host.pci[i].parent < 0 && host.pci[i].cpu == static_cast<int>(c))
+          pci(n, static_cast<int>(i));
       std::vector<int> virtual_nics;
       for (size_t i = 0; i < host.nics.size(); ++i)
-        if (host.nics[i].pci < 0 && host.nics[i].cpu == static_cast<int>(c)) virtual_nics.push_back(static_cast<int>(i));
+        if (host.nics[i].pci < 0 && host.nics[i].cpu == static_cast<int>(c))
+          virtual_nics.push_back(static_cast<int>(i));
       nic(n, virtual_nics);
     }
     return root;
@@ -276,8 +287,10 @@ HostTopology from_xml_string(std::string_view text, std::string_view source) {
   Loader loader{Reader{source}, {}, {}};
   loader.host.hostname = root.get("tdm_hostname");
   for (const xml::Node& c : root.children) {
-    if (c.name == "cpu") loader.load_cpu(c);
-    else ignore(c, "system");
+    if (c.name == "cpu")
+      loader.load_cpu(c);
+    else
+      ignore(c, "system");
   }
   HostTopology& host = loader.host;
   // Before normalize() reorders GPUs: bus ids to indices.

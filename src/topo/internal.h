@@ -35,8 +35,8 @@ double latency_us(PathClass cls, bool host_memory);
 
 // Path between devices of two hosts: each side reaches its NIC (-1: none known)
 // through its host, then the wire; the slowest part bounds the bandwidth.
-PathInfo net_path(const HostTopology& ha, Endpoint a, int nic_a, const HostTopology& hb,
-                  Endpoint b, int nic_b);
+PathInfo net_path(const HostTopology& ha, Endpoint a, int nic_a, const HostTopology& hb, Endpoint b,
+                  int nic_b);
 
 // Bandwidth of a copy through host memory by one process (SHM transport).
 inline constexpr double kShmBw = 12.0;

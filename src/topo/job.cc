@@ -13,14 +13,15 @@ namespace tdm::topo {
 
 JobTopology build(std::vector<HostTopology> hosts, std::vector<RankPlacement> ranks) {
   JobTopology job;
-  for (size_t h = 0; h < hosts.size(); ++h) detail::normalize(hosts[h], "host " + std::to_string(h));
+  for (size_t h = 0; h < hosts.size(); ++h)
+    detail::normalize(hosts[h], "host " + std::to_string(h));
   job.hosts_ = std::move(hosts);
   job.host_ranks_.resize(job.hosts_.size());
   for (size_t r = 0; r < ranks.size(); ++r) {
     RankPlacement& p = ranks[r];
     if (p.host < 0 || p.host >= job.nhosts())
-      throw_error(tdmInvalidArgument, "topology: rank ", r, " is on host ", p.host, " but there are ",
-                  job.nhosts(), " hosts");
+      throw_error(tdmInvalidArgument, "topology: rank ", r, " is on host ", p.host,
+                  " but there are ", job.nhosts(), " hosts");
     const HostTopology& h = job.hosts_[static_cast<size_t>(p.host)];
     if (p.gpu < -1 || p.gpu >= static_cast<int>(h.gpus.size()))
       throw_error(tdmInvalidArgument, "topology: rank ", r, " uses GPU ", p.gpu, " but host ",
@@ -29,8 +30,10 @@ JobTopology build(std::vector<HostTopology> hosts, std::vector<RankPlacement> ra
       throw_error(tdmInvalidArgument, "topology: rank ", r, " runs on NUMA node ", p.numa,
                   " which host ", p.host, " (", h.hostname, ") does not have");
     // A GPU rank's data lives on its GPU; a CPU rank on one-node hosts is on that node.
-    if (p.gpu >= 0) p.numa = h.cpus[static_cast<size_t>(h.cpu_of_gpu(p.gpu))].numa_id;
-    else if (p.numa < 0 && h.cpus.size() == 1) p.numa = h.cpus[0].numa_id;
+    if (p.gpu >= 0)
+      p.numa = h.cpus[static_cast<size_t>(h.cpu_of_gpu(p.gpu))].numa_id;
+    else if (p.numa < 0 && h.cpus.size() == 1)
+      p.numa = h.cpus[0].numa_id;
     job.host_ranks_[static_cast<size_t>(p.host)].push_back(static_cast<int>(r));
   }
   job.ranks_ = std::move(ranks);
@@ -169,7 +172,8 @@ Score score_cycle(const std::vector<int>& order, const std::vector<std::vector<d
 }
 
 // Best cycle over positions 0..n-1 of `bw`, starting at position 0.
-std::vector<int> best_cycle(const std::vector<std::vector<double>>& bw, const std::vector<int>& seed) {
+std::vector<int> best_cycle(const std::vector<std::vector<double>>& bw,
+                            const std::vector<int>& seed) {
   const size_t n = bw.size();
   std::vector<int> best = seed;
   if (n <= 3) return best;

@@ -33,9 +33,12 @@ std::optional<PathClass> path_class_from_string(std::string_view name) {
 
 const char* to_string(TransportKind kind) {
   switch (kind) {
-    case TransportKind::kP2P: return "P2P";
-    case TransportKind::kShm: return "SHM";
-    case TransportKind::kNet: return "NET";
+    case TransportKind::kP2P:
+      return "P2P";
+    case TransportKind::kShm:
+      return "SHM";
+    case TransportKind::kNet:
+      return "NET";
   }
   return "?";
 }
@@ -50,7 +53,8 @@ double pcie_bw(std::string_view link_speed, int link_width) {
     size_t i = 0;
     while (i < link_speed.size() && link_speed[i] == ' ') ++i;
     double v = 0;
-    auto [end, ec] = std::from_chars(link_speed.data() + i, link_speed.data() + link_speed.size(), v);
+    auto [end, ec] =
+        std::from_chars(link_speed.data() + i, link_speed.data() + link_speed.size(), v);
     if (ec == std::errc() && v > 0 && end != link_speed.data() + i) gts = v;
   }
   int width = link_width > 0 ? link_width : 16;
@@ -62,10 +66,10 @@ double pcie_bw(std::string_view link_speed, int link_width) {
 double nvlink_bw_per_link(const Gpu& gpu) {
   if (gpu.nvlink_bw > 0) return gpu.nvlink_bw;
   // Nominal GB/s per link per direction by NVLink generation.
-  if (gpu.sm >= 100) return 50.0;                   // NVLink 5 (Blackwell)
+  if (gpu.sm >= 100) return 50.0;                    // NVLink 5 (Blackwell)
   if (gpu.sm == 86 || gpu.sm == 87) return 14.0625;  // NVLink 3 bridges on GA10x
-  if (gpu.sm >= 70) return 25.0;                    // NVLink 2, 3, 4 (V100, A100, H100/H200)
-  return 20.0;                                      // NVLink 1 (P100)
+  if (gpu.sm >= 70) return 25.0;                     // NVLink 2, 3, 4 (V100, A100, H100/H200)
+  return 20.0;                                       // NVLink 1 (P100)
 }
 
 double cpu_interconnect_bw(const Cpu& a, const Cpu& b) {
@@ -75,34 +79,48 @@ double cpu_interconnect_bw(const Cpu& a, const Cpu& b) {
   if (a.package >= 0 && a.package == b.package) return 32.0;  // NUMA nodes inside one socket
   const Cpu& c = a;
   if (c.vendor == "GenuineIntel") return c.model_id >= 0x55 ? 16.0 : 8.0;  // UPI vs QPI
-  if (c.vendor == "AuthenticAMD") return 16.0;                               // xGMI
-  if (c.arch == "ppc64") return 32.0;                                        // X-Bus
+  if (c.vendor == "AuthenticAMD") return 16.0;                             // xGMI
+  if (c.arch == "ppc64") return 32.0;                                      // X-Bus
   if (c.arch == "arm64") return 16.0;
   return 10.0;
 }
 
-double nic_bw(const Nic& nic) { return nic.speed_mbps > 0 ? nic.speed_mbps / 8000.0 : kUnknownNetBw; }
+double nic_bw(const Nic& nic) {
+  return nic.speed_mbps > 0 ? nic.speed_mbps / 8000.0 : kUnknownNetBw;
+}
 
 double latency_us(PathClass cls, bool host_memory) {
   if (host_memory) {
     // Flag write + poll through shared memory by CPU processes.
     switch (cls) {
       case PathClass::kLOC:
-      case PathClass::kPHB: return 0.3;
-      case PathClass::kSYS: return 0.6;
-      default: break;
+      case PathClass::kPHB:
+        return 0.3;
+      case PathClass::kSYS:
+        return 0.6;
+      default:
+        break;
     }
   }
   switch (cls) {
-    case PathClass::kLOC: return 0.1;
-    case PathClass::kNVL: return 0.7;
-    case PathClass::kNVB: return 1.0;
-    case PathClass::kPIX: return 1.2;
-    case PathClass::kPXB: return 1.4;
-    case PathClass::kPHB: return 1.8;
-    case PathClass::kSYS: return 2.6;
-    case PathClass::kNET: return 3.0;
-    case PathClass::kDIS: return 0;
+    case PathClass::kLOC:
+      return 0.1;
+    case PathClass::kNVL:
+      return 0.7;
+    case PathClass::kNVB:
+      return 1.0;
+    case PathClass::kPIX:
+      return 1.2;
+    case PathClass::kPXB:
+      return 1.4;
+    case PathClass::kPHB:
+      return 1.8;
+    case PathClass::kSYS:
+      return 2.6;
+    case PathClass::kNET:
+      return 3.0;
+    case PathClass::kDIS:
+      return 0;
   }
   return 0;
 }
@@ -227,8 +245,8 @@ PathInfo gpu_gpu(const HostTopology& h, int a, int b) {
     p.latency_us = detail::latency_us(p.cls, false);
     return p;
   }
-  PathInfo pci = pci_path(h, locate(h, {Endpoint::Kind::kGpu, a}), locate(h, {Endpoint::Kind::kGpu, b}),
-                          false);
+  PathInfo pci = pci_path(h, locate(h, {Endpoint::Kind::kGpu, a}),
+                          locate(h, {Endpoint::Kind::kGpu, b}), false);
   // NVLink through one intermediate GPU, when it beats PCIe.
   PathInfo best_nvb;
   for (int c = 0; c < static_cast<int>(h.gpus.size()); ++c) {
@@ -275,8 +293,10 @@ PathInfo host_path(const HostTopology& h, Endpoint a, Endpoint b) {
   }
   PathInfo p = pci_path(h, la, lb, false);
   // A NIC's own line rate caps the path to it.
-  if (a.kind == K::kNic) p.bw_GBps = std::min(p.bw_GBps, detail::nic_bw(h.nics[static_cast<size_t>(a.index)]));
-  if (b.kind == K::kNic) p.bw_GBps = std::min(p.bw_GBps, detail::nic_bw(h.nics[static_cast<size_t>(b.index)]));
+  if (a.kind == K::kNic)
+    p.bw_GBps = std::min(p.bw_GBps, detail::nic_bw(h.nics[static_cast<size_t>(a.index)]));
+  if (b.kind == K::kNic)
+    p.bw_GBps = std::min(p.bw_GBps, detail::nic_bw(h.nics[static_cast<size_t>(b.index)]));
   return p;
 }
 

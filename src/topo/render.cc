@@ -59,11 +59,14 @@ struct HostIndex {
         if (l.target_class == kPciClassNvSwitch) has_nvswitch = true;
     }
     for (size_t i = 0; i < h.nics.size(); ++i)
-      if (h.nics[i].pci >= 0) nics_at[static_cast<size_t>(h.nics[i].pci)].push_back(static_cast<int>(i));
+      if (h.nics[i].pci >= 0)
+        nics_at[static_cast<size_t>(h.nics[i].pci)].push_back(static_cast<int>(i));
     for (size_t i = 0; i < h.pci.size(); ++i) {
       const PciDevice& d = h.pci[i];
-      if (d.parent >= 0) children[static_cast<size_t>(d.parent)].push_back(static_cast<int>(i));
-      else roots[static_cast<size_t>(d.cpu)].push_back(static_cast<int>(i));
+      if (d.parent >= 0)
+        children[static_cast<size_t>(d.parent)].push_back(static_cast<int>(i));
+      else
+        roots[static_cast<size_t>(d.cpu)].push_back(static_cast<int>(i));
     }
     for (int r : job.ranks_on_host(hidx)) {
       const RankPlacement& p = job.placement(r);
@@ -77,7 +80,9 @@ struct HostIndex {
   }
 };
 
-std::string cpu_list(const Cpu& c) { return detail::cpus_to_list(detail::affinity_to_cpus(c.affinity)); }
+std::string cpu_list(const Cpu& c) {
+  return detail::cpus_to_list(detail::affinity_to_cpus(c.affinity));
+}
 
 std::string pci_link(const PciDevice& d) {
   std::string s = d.link_speed.empty() ? std::string("link unknown") : d.link_speed;
@@ -118,10 +123,12 @@ class Tree {
       if (!cpu.arch.empty()) out_ << " (" << cpu.arch << ")";
       if (!cpu.affinity.empty()) out_ << ", CPUs " << cpu_list(cpu);
       out_ << "\n";
-      if (!ix_.cpu_ranks[c].empty()) line(2) << "ranks without GPU: " << join(ix_.cpu_ranks[c]) << "\n";
+      if (!ix_.cpu_ranks[c].empty())
+        line(2) << "ranks without GPU: " << join(ix_.cpu_ranks[c]) << "\n";
       for (int p : ix_.roots[c]) pci(p, 2);
       for (size_t n = 0; n < h_.nics.size(); ++n)
-        if (h_.nics[n].pci < 0 && h_.nics[n].cpu == static_cast<int>(c)) line(2) << nic_line(h_, static_cast<int>(n)) << "\n";
+        if (h_.nics[n].pci < 0 && h_.nics[n].cpu == static_cast<int>(c))
+          line(2) << nic_line(h_, static_cast<int>(n)) << "\n";
     }
     if (!ix_.cpu_ranks.back().empty())
       line(1) << "ranks without GPU, NUMA node unknown: " << join(ix_.cpu_ranks.back()) << "\n";
@@ -154,7 +161,8 @@ class Tree {
     if (g >= 0) {
       const Gpu& gpu = h_.gpus[static_cast<size_t>(g)];
       line(depth) << "GPU " << g << " " << d.busid << " " << ids << " sm " << gpu.sm;
-      out_ << ", CUDA dev " << (gpu.dev >= 0 ? std::to_string(gpu.dev) : std::string("not visible"));
+      out_ << ", CUDA dev "
+           << (gpu.dev >= 0 ? std::to_string(gpu.dev) : std::string("not visible"));
       if (gpu.gdr) out_ << ", GPUDirect RDMA";
       out_ << ", " << pci_link(d);
       if (!ix_.gpu_ranks[static_cast<size_t>(g)].empty())
@@ -169,20 +177,21 @@ class Tree {
         }
         int peer = h_.gpu_by_busid(l.target);
         line(depth + 2) << "NVLink x" << l.count << " -> "
-                        << (peer >= 0 ? "GPU " + std::to_string(peer) : "device " + l.target) << " ("
-                        << fixed(l.count * per_link) << " GB/s)\n";
+                        << (peer >= 0 ? "GPU " + std::to_string(peer) : "device " + l.target)
+                        << " (" << fixed(l.count * per_link) << " GB/s)\n";
       }
       if (to_switch)
-        line(depth + 2) << "NVLink x" << to_switch << " -> NVSwitch (" << fixed(to_switch * per_link)
-                        << " GB/s)\n";
+        line(depth + 2) << "NVLink x" << to_switch << " -> NVSwitch ("
+                        << fixed(to_switch * per_link) << " GB/s)\n";
     } else if (!ix_.nics_at[static_cast<size_t>(p)].empty()) {
-      for (int n : ix_.nics_at[static_cast<size_t>(p)]) line(depth) << nic_line(h_, n) << " " << ids << "\n";
+      for (int n : ix_.nics_at[static_cast<size_t>(p)])
+        line(depth) << nic_line(h_, n) << " " << ids << "\n";
     } else {
       const char* what = (d.class_code >> 8) == (kPciClassBridge >> 8)     ? "PCIe switch"
                          : (d.class_code >> 8) == (kPciClassNvSwitch >> 8) ? "NVSwitch"
                                                                            : "PCI device";
-      line(depth) << what << " " << d.busid << " " << ids << " class " << hex_class(d.class_code) << ", "
-                  << pci_link(d) << "\n";
+      line(depth) << what << " " << d.busid << " " << ids << " class " << hex_class(d.class_code)
+                  << ", " << pci_link(d) << "\n";
     }
     for (int c : ix_.children[static_cast<size_t>(p)]) pci(c, depth + 1);
   }
@@ -272,7 +281,8 @@ struct Graph {
       if (h.nics[n].pci < 0) {
         std::string id = pre + "nic" + std::to_string(n);
         devices.push_back({id, hidx, "nic", static_cast<int>(n), -1});
-        links.push_back({pre + "cpu" + std::to_string(h.nics[n].cpu), id, "pcie", 0, detail::nic_bw(h.nics[n])});
+        links.push_back({pre + "cpu" + std::to_string(h.nics[n].cpu), id, "pcie", 0,
+                         detail::nic_bw(h.nics[n])});
       }
     if (ix.has_nvswitch) devices.push_back({pre + "nvswitch", hidx, "nvswitch", -1, -1});
     for (size_t g = 0; g < h.gpus.size(); ++g) {
@@ -286,10 +296,12 @@ struct Graph {
         }
         int peer = h.gpu_by_busid(l.target);
         // Each GPU pair once, even when both sides list the link.
-        if (peer < 0 || (peer < static_cast<int>(g) && has_link_to(h.gpus[static_cast<size_t>(peer)], h.busid_of_gpu(static_cast<int>(g)))))
+        if (peer < 0 ||
+            (peer < static_cast<int>(g) &&
+             has_link_to(h.gpus[static_cast<size_t>(peer)], h.busid_of_gpu(static_cast<int>(g)))))
           continue;
-        links.push_back({pre + "gpu" + std::to_string(g), pre + "gpu" + std::to_string(peer), "nvlink",
-                         l.count, l.count * per_link});
+        links.push_back({pre + "gpu" + std::to_string(g), pre + "gpu" + std::to_string(peer),
+                         "nvlink", l.count, l.count * per_link});
       }
       if (to_switch)
         links.push_back({pre + "gpu" + std::to_string(g), pre + "nvswitch", "nvlink", to_switch,
@@ -314,10 +326,18 @@ std::string jstr(std::string_view s) {
   std::string out = "\"";
   for (char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           char buf[8];
@@ -398,7 +418,8 @@ std::string render_matrix(const JobTopology& job) {
       out << pad(names[i], w);
       for (size_t j = 0; j < eps.size(); ++j)
         out << pad(i == j ? "X" : matrix_cell(host_path(h, eps[i], eps[j])), w);
-      int cpu = eps[i].kind == Endpoint::Kind::kGpu ? h.cpu_of_gpu(eps[i].index) : h.cpu_of_nic(eps[i].index);
+      int cpu = eps[i].kind == Endpoint::Kind::kGpu ? h.cpu_of_gpu(eps[i].index)
+                                                    : h.cpu_of_nic(eps[i].index);
       const Cpu& c = h.cpus[static_cast<size_t>(cpu)];
       std::string aff = c.affinity.empty() ? "N/A" : cpu_list(c);
       out << pad(aff, 24) << c.numa_id << "\n";
@@ -424,7 +445,8 @@ std::string render_matrix(const JobTopology& job) {
     out << "host  GPU   NIC\n";
     for (int a = 0; a < job.nranks(); ++a) {
       out << pad("r" + std::to_string(a), 6);
-      for (int b = 0; b < job.nranks(); ++b) out << pad(a == b ? "X" : matrix_cell(job.path(a, b)), 6);
+      for (int b = 0; b < job.nranks(); ++b)
+        out << pad(a == b ? "X" : matrix_cell(job.path(a, b)), 6);
       const RankPlacement& p = job.placement(a);
       int nic = job.nic(a);
       out << pad(std::to_string(p.host), 6) << pad(p.gpu >= 0 ? std::to_string(p.gpu) : "-", 6)
@@ -440,9 +462,10 @@ std::string render_json(const JobTopology& job) {
   out << "{\n  \"schema\": \"tandem-topo/1\",\n  \"hosts\": [";
   for (int hidx = 0; hidx < job.nhosts(); ++hidx) {
     const HostTopology& h = job.host(hidx);
-    out << (hidx ? "," : "") << "\n    {\"index\": " << hidx << ", \"hostname\": " << jstr(h.hostname)
-        << ", \"cpus\": " << h.cpus.size() << ", \"gpus\": " << h.gpus.size() << ", \"nics\": " << h.nics.size()
-        << ", \"ranks\": [" << join(job.ranks_on_host(hidx), ", ") << "]}";
+    out << (hidx ? "," : "") << "\n    {\"index\": " << hidx
+        << ", \"hostname\": " << jstr(h.hostname) << ", \"cpus\": " << h.cpus.size()
+        << ", \"gpus\": " << h.gpus.size() << ", \"nics\": " << h.nics.size() << ", \"ranks\": ["
+        << join(job.ranks_on_host(hidx), ", ") << "]}";
   }
   out << "\n  ],\n  \"devices\": [";
   bool first = true;
@@ -455,24 +478,28 @@ std::string render_json(const JobTopology& job) {
     if (d.pci >= 0) {
       const PciDevice& p = h.pci[static_cast<size_t>(d.pci)];
       out << ", \"busid\": " << jstr(p.busid) << ", \"class\": " << jstr(hex_class(p.class_code))
-          << ", \"vendor\": " << jstr("0x" + hex4(p.vendor)) << ", \"device\": " << jstr("0x" + hex4(p.device))
+          << ", \"vendor\": " << jstr("0x" + hex4(p.vendor))
+          << ", \"device\": " << jstr("0x" + hex4(p.device))
           << ", \"link_speed\": " << jstr(p.link_speed) << ", \"link_width\": " << p.link_width;
     }
     if (d.type == "cpu") {
       const Cpu& c = h.cpus[static_cast<size_t>(d.index)];
-      out << ", \"numa\": " << c.numa_id << ", \"package\": " << c.package << ", \"arch\": " << jstr(c.arch)
-          << ", \"vendor\": " << jstr(c.vendor) << ", \"family\": " << c.family_id
-          << ", \"model\": " << c.model_id << ", \"cpus\": " << jstr(cpu_list(c));
+      out << ", \"numa\": " << c.numa_id << ", \"package\": " << c.package
+          << ", \"arch\": " << jstr(c.arch) << ", \"vendor\": " << jstr(c.vendor)
+          << ", \"family\": " << c.family_id << ", \"model\": " << c.model_id
+          << ", \"cpus\": " << jstr(cpu_list(c));
     } else if (d.type == "gpu") {
       const Gpu& g = h.gpus[static_cast<size_t>(d.index)];
       int nic = nearest_nic(h, d.index);
-      out << ", \"dev\": " << g.dev << ", \"sm\": " << g.sm << ", \"numa\": "
-          << h.cpus[static_cast<size_t>(h.cpu_of_gpu(d.index))].numa_id << ", \"gdr\": " << (g.gdr ? "true" : "false")
-          << ", \"nearest_nic\": " << (nic >= 0 ? jstr(host_prefix(d.host) + "nic" + std::to_string(nic)) : "null");
+      out << ", \"dev\": " << g.dev << ", \"sm\": " << g.sm
+          << ", \"numa\": " << h.cpus[static_cast<size_t>(h.cpu_of_gpu(d.index))].numa_id
+          << ", \"gdr\": " << (g.gdr ? "true" : "false") << ", \"nearest_nic\": "
+          << (nic >= 0 ? jstr(host_prefix(d.host) + "nic" + std::to_string(nic)) : "null");
     } else if (d.type == "nic") {
       const Nic& n = h.nics[static_cast<size_t>(d.index)];
-      out << ", \"name\": " << jstr(n.name) << ", \"port\": " << n.port << ", \"speed_Gbps\": "
-          << jnum(n.speed_mbps / 1000.0) << ", \"link_layer\": " << jstr(n.link_layer)
+      out << ", \"name\": " << jstr(n.name) << ", \"port\": " << n.port
+          << ", \"speed_Gbps\": " << jnum(n.speed_mbps / 1000.0)
+          << ", \"link_layer\": " << jstr(n.link_layer)
           << ", \"numa\": " << h.cpus[static_cast<size_t>(h.cpu_of_nic(d.index))].numa_id
           << ", \"gdr\": " << (n.gdr ? "true" : "false");
     }
@@ -501,17 +528,21 @@ std::string render_json(const JobTopology& job) {
       std::string ida = pa + "gpu" + std::to_string(a);
       for (size_t b = a + 1; b < h.gpus.size(); ++b)
         emit(jpath(ida, pa + "gpu" + std::to_string(b),
-                   host_path(h, {Endpoint::Kind::kGpu, static_cast<int>(a)}, {Endpoint::Kind::kGpu, static_cast<int>(b)})));
+                   host_path(h, {Endpoint::Kind::kGpu, static_cast<int>(a)},
+                             {Endpoint::Kind::kGpu, static_cast<int>(b)})));
       for (size_t n = 0; n < h.nics.size(); ++n)
         emit(jpath(ida, pa + "nic" + std::to_string(n),
-                   host_path(h, {Endpoint::Kind::kGpu, static_cast<int>(a)}, {Endpoint::Kind::kNic, static_cast<int>(n)})));
+                   host_path(h, {Endpoint::Kind::kGpu, static_cast<int>(a)},
+                             {Endpoint::Kind::kNic, static_cast<int>(n)})));
       if (!cross) continue;
       for (int hb = ha + 1; hb < job.nhosts(); ++hb) {
         const HostTopology& o = job.host(hb);
         for (size_t b = 0; b < o.gpus.size(); ++b)
           emit(jpath(ida, host_prefix(hb) + "gpu" + std::to_string(b),
-                     detail::net_path(h, {Endpoint::Kind::kGpu, static_cast<int>(a)}, nearest_nic(h, static_cast<int>(a)), o,
-                                      {Endpoint::Kind::kGpu, static_cast<int>(b)}, nearest_nic(o, static_cast<int>(b)))));
+                     detail::net_path(h, {Endpoint::Kind::kGpu, static_cast<int>(a)},
+                                      nearest_nic(h, static_cast<int>(a)), o,
+                                      {Endpoint::Kind::kGpu, static_cast<int>(b)},
+                                      nearest_nic(o, static_cast<int>(b)))));
       }
     }
   }
@@ -542,7 +573,8 @@ std::string render_dot(const JobTopology& job) {
   for (const Device& d : graph.devices) by_host[d.host].push_back(&d);
   for (const auto& [hidx, devs] : by_host) {
     const HostTopology& h = job.host(hidx);
-    out << "  subgraph cluster_h" << hidx << " {\n    label=" << dot_id(h.hostname.empty() ? "host " + std::to_string(hidx) : h.hostname)
+    out << "  subgraph cluster_h" << hidx << " {\n    label="
+        << dot_id(h.hostname.empty() ? "host " + std::to_string(hidx) : h.hostname)
         << ";\n    style=rounded;\n";
     for (const Device* d : devs) {
       std::string label;
@@ -554,7 +586,8 @@ std::string render_dot(const JobTopology& job) {
         attrs = ", shape=box3d, style=filled, fillcolor=\"#dde6f0\"";
       } else if (d->type == "gpu") {
         const Gpu& g = h.gpus[static_cast<size_t>(d->index)];
-        label = "GPU " + std::to_string(d->index) + "\\n" + h.busid_of_gpu(d->index) + "\\nsm " + std::to_string(g.sm);
+        label = "GPU " + std::to_string(d->index) + "\\n" + h.busid_of_gpu(d->index) + "\\nsm " +
+                std::to_string(g.sm);
         attrs = ", style=filled, fillcolor=\"#b5e08f\"";
       } else if (d->type == "nic") {
         const Nic& n = h.nics[static_cast<size_t>(d->index)];
@@ -595,7 +628,8 @@ std::string render_dot(const JobTopology& job) {
     } else {
       label = fixed(l.bw, 1) + " GB/s";
     }
-    out << "  " << dot_id(l.a) << " -- " << dot_id(l.b) << " [label=\"" << label << "\"" << attrs << "];\n";
+    out << "  " << dot_id(l.a) << " -- " << dot_id(l.b) << " [label=\"" << label << "\"" << attrs
+        << "];\n";
   }
   out << "}\n";
   return out.str();

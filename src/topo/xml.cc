@@ -134,21 +134,26 @@ class Parser {
       size_t semi = raw.find(';', i);
       if (semi == std::string_view::npos) fail("unterminated entity");
       std::string_view ent = raw.substr(i + 1, semi - i - 1);
-      if (ent == "lt") out += '<';
-      else if (ent == "gt") out += '>';
-      else if (ent == "amp") out += '&';
-      else if (ent == "quot") out += '"';
-      else if (ent == "apos") out += '\'';
+      if (ent == "lt")
+        out += '<';
+      else if (ent == "gt")
+        out += '>';
+      else if (ent == "amp")
+        out += '&';
+      else if (ent == "quot")
+        out += '"';
+      else if (ent == "apos")
+        out += '\'';
       else if (ent.size() > 1 && ent[0] == '#') {
         bool hex = ent[1] == 'x' || ent[1] == 'X';
         std::string_view digits = ent.substr(hex ? 2 : 1);
         if (digits.empty() || digits.size() > 8) fail("bad character reference");
         uint32_t cp = 0;
         for (char d : digits) {
-          int v = (d >= '0' && d <= '9')               ? d - '0'
-                  : hex && (d >= 'a' && d <= 'f')       ? d - 'a' + 10
-                  : hex && (d >= 'A' && d <= 'F')       ? d - 'A' + 10
-                                                        : -1;
+          int v = (d >= '0' && d <= '9')          ? d - '0'
+                  : hex && (d >= 'a' && d <= 'f') ? d - 'a' + 10
+                  : hex && (d >= 'A' && d <= 'F') ? d - 'A' + 10
+                                                  : -1;
           if (v < 0) fail("bad character reference");
           cp = cp * (hex ? 16 : 10) + static_cast<uint32_t>(v);
         }
@@ -257,12 +262,23 @@ std::string escape(std::string_view text) {
   out.reserve(text.size());
   for (char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;

@@ -34,8 +34,9 @@ TEST(TopoDiscover, ProbesThisMachineWithoutFailing) {
   // And every pair of devices has a path.
   JobTopology job = build({h}, {});
   for (size_t n = 0; n < h.nics.size(); ++n)
-    EXPECT_NE(host_path(h, {Endpoint::Kind::kCpu, 0}, {Endpoint::Kind::kNic, static_cast<int>(n)}).cls,
-              PathClass::kDIS);
+    EXPECT_NE(
+        host_path(h, {Endpoint::Kind::kCpu, 0}, {Endpoint::Kind::kNic, static_cast<int>(n)}).cls,
+        PathClass::kDIS);
   EXPECT_EQ(job.nhosts(), 1);
 }
 
@@ -62,10 +63,12 @@ TEST(TopoDiscover, BusIdShapes) {
   EXPECT_FALSE(detail::is_busid("00:1b:00.0"));
   EXPECT_FALSE(detail::is_busid("0000:1b:00"));
   EXPECT_FALSE(detail::is_busid("virtio2"));
-  EXPECT_EQ(detail::busids_in_path("/sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0/0000:02:08.0/"
-                                   "0000:03:00.0"),
-            (std::vector<std::string>{"0000:00:01.0", "0000:01:00.0", "0000:02:08.0", "0000:03:00.0"}));
-  EXPECT_EQ(detail::last_busid_in_path("/sys/devices/pci0000:00/0000:00:03.0/virtio2"), "0000:00:03.0");
+  EXPECT_EQ(
+      detail::busids_in_path("/sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0/0000:02:08.0/"
+                             "0000:03:00.0"),
+      (std::vector<std::string>{"0000:00:01.0", "0000:01:00.0", "0000:02:08.0", "0000:03:00.0"}));
+  EXPECT_EQ(detail::last_busid_in_path("/sys/devices/pci0000:00/0000:00:03.0/virtio2"),
+            "0000:00:03.0");
   EXPECT_EQ(detail::last_busid_in_path("/sys/devices/virtual/net/lo"), "");
 }
 
@@ -86,7 +89,8 @@ detail::PciChainEntry entry(const char* busid, uint16_t vendor = 0, uint16_t dev
 TEST(TopoDiscover, PciChainKeepsOneNodePerSwitch) {
   using V = std::vector<std::string>;
   // Device on a root port: no switch.
-  EXPECT_EQ(detail::collapse_pci_chain({entry("0000:00:01.0"), entry("0000:01:00.0")}), V{"0000:01:00.0"});
+  EXPECT_EQ(detail::collapse_pci_chain({entry("0000:00:01.0"), entry("0000:01:00.0")}),
+            V{"0000:01:00.0"});
   // Virtual machine: device on the root bus.
   EXPECT_EQ(detail::collapse_pci_chain({entry("0000:00:05.0")}), V{"0000:00:05.0"});
   // Root port, switch up/down port, device: the switch is its upstream port.
@@ -94,17 +98,19 @@ TEST(TopoDiscover, PciChainKeepsOneNodePerSwitch) {
                                         entry("0000:02:08.0"), entry("0000:03:00.0")}),
             (V{"0000:01:00.0", "0000:03:00.0"}));
   // Two cascaded switches of different kinds stay two.
-  EXPECT_EQ(detail::collapse_pci_chain({entry("0000:80:01.0"), entry("0000:81:00.0", 0x1000, 0xc010),
-                                        entry("0000:82:00.0"), entry("0000:83:00.0", 0x11f8, 0x4028),
-                                        entry("0000:84:00.0"), entry("0000:85:00.0")}),
-            (V{"0000:81:00.0", "0000:83:00.0", "0000:85:00.0"}));
+  EXPECT_EQ(
+      detail::collapse_pci_chain({entry("0000:80:01.0"), entry("0000:81:00.0", 0x1000, 0xc010),
+                                  entry("0000:82:00.0"), entry("0000:83:00.0", 0x11f8, 0x4028),
+                                  entry("0000:84:00.0"), entry("0000:85:00.0")}),
+      (V{"0000:81:00.0", "0000:83:00.0", "0000:85:00.0"}));
   // A Broadcom PEX89000 presenting two levels is one switch.
   std::vector<detail::PciChainEntry> kept;
-  EXPECT_EQ(detail::collapse_pci_chain({entry("0000:14:01.0"), entry("0000:15:00.0", 0x1000, 0xc030),
-                                        entry("0000:16:00.0"), entry("0000:17:00.0", 0x1000, 0xc030),
-                                        entry("0000:18:00.0"), entry("0000:1b:00.0")},
-                                       &kept),
-            (V{"0000:15:00.0", "0000:1b:00.0"}));
+  EXPECT_EQ(
+      detail::collapse_pci_chain(
+          {entry("0000:14:01.0"), entry("0000:15:00.0", 0x1000, 0xc030), entry("0000:16:00.0"),
+           entry("0000:17:00.0", 0x1000, 0xc030), entry("0000:18:00.0"), entry("0000:1b:00.0")},
+          &kept),
+      (V{"0000:15:00.0", "0000:1b:00.0"}));
   ASSERT_EQ(kept.size(), 2u);
   EXPECT_EQ(kept[0].device, 0xc030);
   EXPECT_TRUE(detail::collapse_pci_chain({}).empty());

@@ -30,7 +30,8 @@ std::vector<RankPlacement> on_gpus(int host_index, const std::vector<int>& gpus)
   return out;
 }
 
-std::vector<RankPlacement> concat(std::vector<RankPlacement> a, const std::vector<RankPlacement>& b) {
+std::vector<RankPlacement> concat(std::vector<RankPlacement> a,
+                                  const std::vector<RankPlacement>& b) {
   a.insert(a.end(), b.begin(), b.end());
   return a;
 }
@@ -39,7 +40,8 @@ bool is_permutation_of_ranks(const std::vector<int>& order, int n) {
   std::vector<int> sorted = order;
   std::sort(sorted.begin(), sorted.end());
   for (int i = 0; i < n; ++i)
-    if (sorted.size() != static_cast<size_t>(n) || sorted[static_cast<size_t>(i)] != i) return false;
+    if (sorted.size() != static_cast<size_t>(n) || sorted[static_cast<size_t>(i)] != i)
+      return false;
   return true;
 }
 
@@ -161,8 +163,9 @@ TEST(TopoJob, Dgx1RingFollowsDoubleNvlinks) {
 }
 
 TEST(TopoJob, TwoDgxHosts) {
-  JobTopology job = build({host("dgx_h100.xml", "n0"), host("dgx_h100.xml", "n1")},
-                          concat(on_gpus(0, {0, 1, 2, 3, 4, 5, 6, 7}), on_gpus(1, {0, 1, 2, 3, 4, 5, 6, 7})));
+  JobTopology job =
+      build({host("dgx_h100.xml", "n0"), host("dgx_h100.xml", "n1")},
+            concat(on_gpus(0, {0, 1, 2, 3, 4, 5, 6, 7}), on_gpus(1, {0, 1, 2, 3, 4, 5, 6, 7})));
   EXPECT_EQ(job.nranks(), 16);
   PathInfo p = job.path(0, 8);
   EXPECT_EQ(p.cls, PathClass::kNET);
@@ -181,7 +184,8 @@ TEST(TopoJob, InterleavedHostsAreContiguousInTheRing) {
   // Rank r on host r % 2 (round-robin launchers do this).
   std::vector<RankPlacement> ranks;
   for (int r = 0; r < 8; ++r) ranks.push_back({r % 2, r / 2, -1});
-  JobTopology job = build({host("pcie_2socket_4gpu.xml", "a"), host("pcie_2socket_4gpu.xml", "b")}, ranks);
+  JobTopology job =
+      build({host("pcie_2socket_4gpu.xml", "a"), host("pcie_2socket_4gpu.xml", "b")}, ranks);
   std::vector<int> ring = ring_order(job);
   ASSERT_TRUE(is_permutation_of_ranks(ring, 8));
   for (int i = 0; i < 4; ++i) {
@@ -193,7 +197,8 @@ TEST(TopoJob, InterleavedHostsAreContiguousInTheRing) {
   // slowest hop (SYS) was cut where the ring goes to the other host.
   int sys_inside = 0;
   for (int i = 0; i < 7; ++i)
-    if (i != 3 && job.path(ring[static_cast<size_t>(i)], ring[static_cast<size_t>(i + 1)]).cls == PathClass::kSYS)
+    if (i != 3 && job.path(ring[static_cast<size_t>(i)], ring[static_cast<size_t>(i + 1)]).cls ==
+                      PathClass::kSYS)
       ++sys_inside;
   EXPECT_EQ(sys_inside, 2);
   EXPECT_EQ(job.path(ring[3], ring[4]).cls, PathClass::kNET);
@@ -201,7 +206,8 @@ TEST(TopoJob, InterleavedHostsAreContiguousInTheRing) {
 
 TEST(TopoJob, RanksWithoutGpu) {
   // Two ranks per NUMA node on a CPU-only host.
-  JobTopology job = build({host("cpu_only.xml", "c")}, {{0, -1, 0}, {0, -1, 1}, {0, -1, 0}, {0, -1, 1}});
+  JobTopology job =
+      build({host("cpu_only.xml", "c")}, {{0, -1, 0}, {0, -1, 1}, {0, -1, 0}, {0, -1, 1}});
   EXPECT_EQ(job.path(0, 2).cls, PathClass::kPHB);
   EXPECT_EQ(job.path(0, 1).cls, PathClass::kSYS);
   EXPECT_DOUBLE_EQ(job.path(0, 2).bw_GBps, detail::kShmBw);
@@ -234,7 +240,8 @@ TEST(TopoJob, MixedGpuAndCpuHosts) {
   ranks.push_back({0, -1, 1});
   ranks.push_back({1, -1, 0});
   ranks.push_back({1, -1, 1});
-  JobTopology job = build({host("pcie_2socket_4gpu.xml", "gpu"), host("cpu_only.xml", "cpu")}, ranks);
+  JobTopology job =
+      build({host("pcie_2socket_4gpu.xml", "gpu"), host("cpu_only.xml", "cpu")}, ranks);
   // GPU rank and CPU rank on one host: through host memory.
   EXPECT_EQ(job.path(2, 4).cls, PathClass::kPHB);
   EXPECT_EQ(job.path(0, 4).cls, PathClass::kSYS);

@@ -40,7 +40,7 @@ TEST(TopoPaths, PcieBandwidthModel) {
   EXPECT_NEAR(detail::pcie_bw("16 GT/s", 16), kGen4x16, 1e-9);
   EXPECT_NEAR(detail::pcie_bw("8.0 GT/s PCIe", 8), kGen4x16 / 4, 1e-9);
   EXPECT_NEAR(detail::pcie_bw("2.5 GT/s PCIe", 1), 2.5 * 0.8 / 8 * 0.8, 1e-9);  // 8b/10b
-  EXPECT_NEAR(detail::pcie_bw("", 0), kGen4x16, 1e-9);         // unknown: Gen4 x16
+  EXPECT_NEAR(detail::pcie_bw("", 0), kGen4x16, 1e-9);                          // unknown: Gen4 x16
   EXPECT_NEAR(detail::pcie_bw("Unknown", 4), kGen4x16 / 4, 1e-9);
 }
 
@@ -63,7 +63,8 @@ TEST(TopoPaths, DgxH100GpuToNic) {
   HostTopology h = load_xml(fixture("dgx_h100.xml"));
   for (int g = 0; g < 8; ++g) {
     for (int n = 0; n < 8; ++n) {
-      PathClass want = g == n ? PathClass::kPIX : (g / 4 == n / 4 ? PathClass::kPHB : PathClass::kSYS);
+      PathClass want =
+          g == n ? PathClass::kPIX : (g / 4 == n / 4 ? PathClass::kPHB : PathClass::kSYS);
       EXPECT_EQ(cls(h, gpu(g), nic(n)), want) << g << "-" << n;
       EXPECT_EQ(cls(h, nic(n), gpu(g)), want);  // symmetric
     }

@@ -83,10 +83,14 @@ class JsonReader {
           if (i_ + 4 > s_.size()) fail("bad \\u");
           out += static_cast<char>(std::stoi(s_.substr(i_, 4), nullptr, 16));
           i_ += 4;
-        } else if (e == 'n') out += '\n';
-        else if (e == 't') out += '\t';
-        else if (e == '"' || e == '\\' || e == '/') out += e;
-        else fail("bad escape");
+        } else if (e == 'n')
+          out += '\n';
+        else if (e == 't')
+          out += '\t';
+        else if (e == '"' || e == '\\' || e == '/')
+          out += e;
+        else
+          fail("bad escape");
       } else {
         out += c;
       }
@@ -142,11 +146,17 @@ class JsonReader {
 TEST(TopoRender, TreeShowsTheHierarchy) {
   std::string t = render_tree(one_host("dgx_h100.xml"));
   EXPECT_TRUE(t.starts_with("Host 0: 2 NUMA node(s), 8 GPU(s), 8 NIC(s)\n")) << t;
-  EXPECT_TRUE(contains(t, "  CPU 0: NUMA 0, GenuineIntel family 6 model 143 (x86_64), CPUs 0-55,112-167\n"));
-  EXPECT_TRUE(contains(t, "    PCIe switch 0000:15:00.0 [1000:c030] class 0x060400, 32.0 GT/s PCIe x16 (50.4 GB/s)\n"));
-  EXPECT_TRUE(contains(t, "      GPU 0 0000:1b:00.0 [10de:2330] sm 90, CUDA dev 0, GPUDirect RDMA, 32.0 GT/s PCIe x16"));
+  EXPECT_TRUE(contains(
+      t, "  CPU 0: NUMA 0, GenuineIntel family 6 model 143 (x86_64), CPUs 0-55,112-167\n"));
+  EXPECT_TRUE(contains(
+      t,
+      "    PCIe switch 0000:15:00.0 [1000:c030] class 0x060400, 32.0 GT/s PCIe x16 (50.4 GB/s)\n"));
+  EXPECT_TRUE(contains(t,
+                       "      GPU 0 0000:1b:00.0 [10de:2330] sm 90, CUDA dev 0, GPUDirect RDMA, "
+                       "32.0 GT/s PCIe x16"));
   EXPECT_TRUE(contains(t, "          NVLink x18 -> NVSwitch (450.0 GB/s)\n"));
-  EXPECT_TRUE(contains(t, "      NIC 0 mlx5_0 port 1 0000:18:00.0, 400 Gb/s, GPUDirect RDMA [15b3:1021]\n"));
+  EXPECT_TRUE(contains(
+      t, "      NIC 0 mlx5_0 port 1 0000:18:00.0, 400 Gb/s, GPUDirect RDMA [15b3:1021]\n"));
   EXPECT_TRUE(contains(t, "      NVSwitch 0000:05:00.0 [10de:22a3] class 0x068000"));
   EXPECT_TRUE(contains(t, "  NVSwitch fabric: GPUs 0,1,2,3,4,5,6,7\n"));
   EXPECT_TRUE(contains(t, "  CPU 0 <-> CPU 1: SYS 16.0 GB/s\n"));
@@ -164,7 +174,8 @@ TEST(TopoRender, TreeShowsRanksOfAJob) {
   JobTopology job = build({box, cpu}, {{0, 1, -1}, {0, 0, -1}, {1, -1, 1}, {1, -1, -1}});
   std::string t = render_tree(job);
   EXPECT_TRUE(contains(t, "Host 0 box: 2 NUMA node(s), 4 GPU(s), 2 NIC(s), ranks 0,1\n"));
-  EXPECT_TRUE(contains(t, "sm 89, CUDA dev 1, GPUDirect RDMA, 16.0 GT/s PCIe x16 (25.2 GB/s), rank 0\n"));
+  EXPECT_TRUE(
+      contains(t, "sm 89, CUDA dev 1, GPUDirect RDMA, 16.0 GT/s PCIe x16 (25.2 GB/s), rank 0\n"));
   EXPECT_TRUE(contains(t, "Host 1 cpu:"));
   EXPECT_TRUE(contains(t, "    ranks without GPU: 2\n"));
   EXPECT_TRUE(contains(t, "  ranks without GPU, NUMA node unknown: 3\n"));
@@ -186,12 +197,12 @@ std::vector<std::string> matrix_row(const std::string& text, const std::string& 
 
 TEST(TopoRender, MatrixLikeNvidiaSmi) {
   std::string m = render_matrix(one_host("pcie_2socket_4gpu.xml"));
-  EXPECT_EQ(matrix_row(m, "GPU0"),
-            (std::vector<std::string>{"GPU0", "X", "PIX", "SYS", "SYS", "PIX", "SYS", "0-31,64-95", "0"}));
-  EXPECT_EQ(matrix_row(m, "GPU2"),
-            (std::vector<std::string>{"GPU2", "SYS", "SYS", "X", "PXB", "SYS", "PHB", "32-63,96-127", "1"}));
-  EXPECT_EQ(matrix_row(m, "NIC1"),
-            (std::vector<std::string>{"NIC1", "SYS", "SYS", "PHB", "PHB", "SYS", "X", "32-63,96-127", "1"}));
+  EXPECT_EQ(matrix_row(m, "GPU0"), (std::vector<std::string>{"GPU0", "X", "PIX", "SYS", "SYS",
+                                                             "PIX", "SYS", "0-31,64-95", "0"}));
+  EXPECT_EQ(matrix_row(m, "GPU2"), (std::vector<std::string>{"GPU2", "SYS", "SYS", "X", "PXB",
+                                                             "SYS", "PHB", "32-63,96-127", "1"}));
+  EXPECT_EQ(matrix_row(m, "NIC1"), (std::vector<std::string>{"NIC1", "SYS", "SYS", "PHB", "PHB",
+                                                             "SYS", "X", "32-63,96-127", "1"}));
   EXPECT_TRUE(contains(m, "  NIC0: mlx5_0:1\n"));
   EXPECT_TRUE(contains(m, "Legend:"));
 
@@ -212,11 +223,14 @@ TEST(TopoRender, MatrixLikeNvidiaSmi) {
 }
 
 TEST(TopoRender, MatrixOfAJobListsRanks) {
-  JobTopology job = build({load_xml(fixture("pcie_2socket_4gpu.xml")), load_xml(fixture("cpu_only.xml"))},
-                          {{0, 0, -1}, {0, 2, -1}, {1, -1, 0}});
+  JobTopology job =
+      build({load_xml(fixture("pcie_2socket_4gpu.xml")), load_xml(fixture("cpu_only.xml"))},
+            {{0, 0, -1}, {0, 2, -1}, {1, -1, 0}});
   std::string m = render_matrix(job);
-  EXPECT_EQ(matrix_row(m, "r0"), (std::vector<std::string>{"r0", "X", "SYS", "NET", "0", "0", "mlx5_0"}));
-  EXPECT_EQ(matrix_row(m, "r2"), (std::vector<std::string>{"r2", "NET", "NET", "X", "1", "-", "mlx5_0"}));
+  EXPECT_EQ(matrix_row(m, "r0"),
+            (std::vector<std::string>{"r0", "X", "SYS", "NET", "0", "0", "mlx5_0"}));
+  EXPECT_EQ(matrix_row(m, "r2"),
+            (std::vector<std::string>{"r2", "NET", "NET", "X", "1", "-", "mlx5_0"}));
 }
 
 TEST(TopoRender, JsonFollowsTheSchema) {
@@ -290,7 +304,8 @@ TEST(TopoRender, JsonFollowsTheSchema) {
 TEST(TopoRender, JsonOfTwoHostJob) {
   HostTopology a = load_xml(fixture("h200_nv18_pair.xml"));
   a.hostname = "a\"quoted\"";
-  JobTopology job = build({a, load_xml(fixture("h200_nv18_pair.xml"))}, {{0, 0, -1}, {1, 1, -1}, {0, 1, -1}});
+  JobTopology job =
+      build({a, load_xml(fixture("h200_nv18_pair.xml"))}, {{0, 0, -1}, {1, 1, -1}, {0, 1, -1}});
   Json doc = JsonReader(render_json(job)).document();
   EXPECT_EQ(doc["hosts"].items[0]["hostname"].str, "a\"quoted\"");
   EXPECT_EQ(doc["hosts"].items[0]["ranks"].items.size(), 2u);

@@ -16,7 +16,6 @@
 
 #include "topo/render.h"
 #include "topo/topology.h"
-#include "util/error.h"
 
 extern char** environ;
 
