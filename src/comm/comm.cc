@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -12,6 +13,7 @@
 
 #include "bootstrap/root.h"
 #include "collectives/algorithms.h"
+#include "mem/memory_type.h"
 #include "util/env.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -24,9 +26,44 @@ namespace {
 struct RankInfo {
   uint64_t host_hash;
   int32_t pid;
-  int32_t cuda_device;
+  int32_t numa;        // NUMA node the process runs on, -1 unknown
+  char gpu_busid[32];  // PCI bus id of the rank's CUDA device, empty without one
   char hostname[64];
 };
+
+// NUMA node of the CPU this thread runs on, from sysfs (cpuN/nodeM).
+int current_numa_node() {
+  int cpu = sched_getcpu();
+  if (cpu < 0) return -1;
+  std::error_code ec;
+  std::filesystem::path dir = "/sys/devices/system/cpu/cpu" + std::to_string(cpu);
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    std::string name = entry.path().filename().string();
+    if (name.rfind("node", 0) == 0 && name.size() > 4 &&
+        name.find_first_not_of("0123456789", 4) == std::string::npos)
+      return std::stoi(name.substr(4));
+  }
+  return -1;
+}
+
+// This host's description, probed once per process (or read from TANDEM_TOPO_FILE).
+const topo::HostTopology& local_topology() {
+  static const topo::HostTopology host = topo::local_host();
+  return host;
+}
+
+// Allgathers variable-size strings over the bootstrap.
+std::vector<std::string> allgather_strings(bootstrap::Bootstrap& boot, const std::string& mine) {
+  auto sizes = boot.allgather_value(static_cast<uint64_t>(mine.size()));
+  const size_t block = *std::max_element(sizes.begin(), sizes.end());
+  std::string padded = mine;
+  padded.resize(block, '\0');
+  std::string all(block * boot.nranks(), '\0');
+  boot.allgather(std::as_bytes(std::span(padded)), std::as_writable_bytes(std::span(all)));
+  std::vector<std::string> out;
+  for (int r = 0; r < boot.nranks(); ++r) out.push_back(all.substr(r * block, sizes[r]));
+  return out;
+}
 
 uint64_t fnv1a(std::string_view text, uint64_t hash = 1469598103934665603ULL) {
   for (char c : text) hash = (hash ^ static_cast<unsigned char>(c)) * 1099511628211ULL;
@@ -68,12 +105,32 @@ void group_hosts(Comm& comm, const std::vector<RankInfo>& infos, int64_t ranks_p
   }
   comm.host_ranks.assign(host_index.size(), {});
   for (int r = 0; r < comm.nranks; ++r) comm.host_ranks[comm.host_of_rank[r]].push_back(r);
-  // Ring: hosts contiguous so only one link per host crosses the network each way.
-  comm.ring.clear();
+}
+
+// Job topology from every rank's host description; ring order and transport
+// choices follow from it, identically on every rank.
+void build_topology(Comm& comm, const std::vector<RankInfo>& infos) {
+  auto described = allgather_strings(*comm.boot, topo::serialize(local_topology()));
+  std::vector<topo::HostTopology> hosts;
   for (const auto& members : comm.host_ranks)
-    comm.ring.insert(comm.ring.end(), members.begin(), members.end());
+    hosts.push_back(topo::deserialize(described[members.front()]));
+  std::vector<topo::RankPlacement> placements(comm.nranks);
+  for (int r = 0; r < comm.nranks; ++r) {
+    placements[r].host = comm.host_of_rank[r];
+    placements[r].gpu =
+        infos[r].gpu_busid[0] ? hosts[placements[r].host].gpu_by_busid(infos[r].gpu_busid) : -1;
+    placements[r].numa = infos[r].numa;
+  }
+  comm.topology = topo::build(std::move(hosts), std::move(placements));
+  comm.ring = topo::ring_order(comm.topology);
   comm.ring_position.resize(comm.nranks);
   for (int p = 0; p < comm.nranks; ++p) comm.ring_position[comm.ring[p]] = p;
+  const topo::PathClass p2p_level = topo::p2p_level_from_env();
+  comm.transport_choice.assign(comm.nranks, topo::TransportKind::kShm);
+  for (int peer = 0; peer < comm.nranks; ++peer)
+    if (peer != comm.rank)
+      comm.transport_choice[peer] =
+          topo::choose_transport(comm.topology, comm.rank, peer, p2p_level);
 }
 
 void connect_transports(Comm& comm) {
@@ -81,8 +138,10 @@ void connect_transports(Comm& comm) {
   std::vector<int> shm_peers, socket_peers;
   for (int peer = 0; peer < comm.nranks; ++peer) {
     if (peer == comm.rank) continue;
-    bool same_host = comm.host_of_rank[peer] == comm.host();
-    (same_host && !shm_disabled ? shm_peers : socket_peers).push_back(peer);
+    // Host memory moves through shared memory whenever the topology allows a
+    // local path (CUDA P2P peers share the host too); the network otherwise.
+    bool local = comm.transport_choice[peer] != topo::TransportKind::kNet;
+    (local && !shm_disabled ? shm_peers : socket_peers).push_back(peer);
   }
   // Both transports are collective: every rank connects both, perhaps to nobody.
   comm.links.resize(comm.nranks);
@@ -123,7 +182,8 @@ std::unique_ptr<Comm> create_comm(const tdmUniqueId& id, int nranks, int rank,
   RankInfo mine{};
   mine.host_hash = host_hash();
   mine.pid = getpid();
-  mine.cuda_device = -1;
+  mine.numa = current_numa_node();
+  mem::cuda_device_busid(mine.gpu_busid, sizeof(mine.gpu_busid));
   gethostname(mine.hostname, sizeof(mine.hostname) - 1);
   auto infos = comm->boot->allgather_value(mine);
 
@@ -142,6 +202,7 @@ std::unique_ptr<Comm> create_comm(const tdmUniqueId& id, int nranks, int rank,
   comm->tuning = tunings[0];
 
   group_hosts(*comm, infos, comm->tuning.ranks_per_host);
+  build_topology(*comm, infos);
   int same_machine = 0;
   for (const RankInfo& info : infos) same_machine += info.host_hash == mine.host_hash;
   cpu_set_t cpus;
@@ -149,8 +210,16 @@ std::unique_ptr<Comm> create_comm(const tdmUniqueId& id, int nranks, int rank,
   comm->spin_before_yield =
       static_cast<unsigned>(env::get_int("TANDEM_SPIN", same_machine > cores ? 0 : 1000));
   connect_transports(*comm);
-  TDM_INFO("INIT", "comm ", comm->name, " rank ", rank, "/", nranks, " on host ", comm->host(),
-           " of ", comm->nhosts());
+  if (log::enabled(log::Level::kInfo, "INIT")) {
+    std::string choices, ring;
+    for (int peer = 0; peer < nranks; ++peer)
+      if (peer != rank)
+        choices += " " + std::to_string(peer) + ":" + comm->link_kind[peer] + "(" +
+                   topo::to_string(comm->topology.path(rank, peer).cls) + ")";
+    for (int r : comm->ring) ring += " " + std::to_string(r);
+    TDM_INFO("INIT", "comm ", comm->name, " rank ", rank, "/", nranks, " on host ", comm->host(),
+             " of ", comm->nhosts(), "; ring", ring, "; links", choices);
+  }
   return comm;
 }
 

@@ -12,6 +12,7 @@
 
 #include "bootstrap/bootstrap.h"
 #include "tandem/tandem.h"
+#include "topo/topology.h"
 #include "transports/transport.h"
 
 namespace tdm {
@@ -39,10 +40,15 @@ struct Comm {
   std::vector<std::unique_ptr<transport::Link>> links;  // by peer; null for self
   std::vector<std::string> link_kind;                   // by peer, for logs and tests
 
+  // What the job runs on: hosts, devices, every rank pair's path class; the
+  // transport per peer and the ring order are chosen from it.
+  topo::JobTopology topology;
+  std::vector<topo::TransportKind> transport_choice;  // by peer (self: kShm)
+
   // Hosts as Tandem sees them (TANDEM_RANKS_PER_HOST can split a real host).
   std::vector<int> host_of_rank;             // host index per rank
   std::vector<std::vector<int>> host_ranks;  // ranks of each host, ascending
-  std::vector<int> ring;                     // ring order of ranks
+  std::vector<int> ring;                     // ring order of ranks (from the topology)
   std::vector<int> ring_position;            // position of each rank in `ring`
   size_t link_capacity = 1 << 20;            // smallest ring buffer of any link
   // Idle polls before the CPU engine yields the core: none when this host runs

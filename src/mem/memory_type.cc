@@ -4,6 +4,8 @@
 #include <cuda_runtime_api.h>
 #endif
 
+#include <cctype>
+
 namespace tdm::mem {
 
 int cuda_device_count() {
@@ -30,6 +32,21 @@ int current_cuda_device() {
   return device;
 #else
   return -1;
+#endif
+}
+
+void cuda_device_busid(char* out, int size) {
+  out[0] = '\0';
+#if TANDEM_HAVE_CUDA
+  int device = current_cuda_device();
+  if (device < 0 || cudaDeviceGetPCIBusId(out, size, device) != cudaSuccess) {
+    cudaGetLastError();
+    out[0] = '\0';
+    return;
+  }
+  for (char* c = out; *c; ++c) *c = static_cast<char>(std::tolower(static_cast<unsigned char>(*c)));
+#else
+  (void)size;
 #endif
 }
 

@@ -1,5 +1,5 @@
 // Logging controlled by TANDEM_DEBUG=WARN|INFO|TRACE and TANDEM_DEBUG_SUBSYS
-// (comma-separated: INIT,BOOT,TRANSPORT,COLL,ALL). Lines go to stderr prefixed
+// (comma-separated: INIT,BOOT,TRANSPORT,COLL,TOPO,API, or ALL). Lines go to stderr prefixed
 // with host:pid and the rank when known.
 #pragma once
 

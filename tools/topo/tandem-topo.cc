@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "bootstrap/launcher_env.h"
+#include "comm/comm.h"
 #include "topo/render.h"
 #include "topo/topology.h"
 
@@ -29,6 +31,8 @@ constexpr const char* kUsage =
     "\n"
     "Prints this host's topology (probed, or read from TANDEM_TOPO_FILE), or the hosts\n"
     "described by NCCL topology XML files (one --file per host; several make a job view).\n"
+    "Under a launcher (tandemrun, mpirun, torchrun-style env) it prints the whole job,\n"
+    "with every rank's placement and the ring order, from rank 0.\n"
     "\n"
     "  --file FILE      read a topology XML file (as NCCL_TOPO_DUMP_FILE writes) instead of "
     "probing\n"
@@ -79,11 +83,26 @@ Options parse_args(int argc, char** argv) {
   return o;
 }
 
-// Where the topology comes from. Files: one host each, no ranks. Otherwise this
-// host. Launcher hook: under tandemrun/mpirun the job view is built here from
-// every rank's host description (bootstrap allgather) and printed the same way.
-JobTopology obtain_topology(const Options& o) {
+// True when a launcher started this process as one rank of a job.
+bool under_launcher() {
+  for (const char* var : {"TANDEM_UNIQUE_ID", "OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"})
+    if (std::getenv(var)) return true;
+  return std::getenv("RANK") && std::getenv("WORLD_SIZE") && std::getenv("MASTER_ADDR");
+}
+
+// Where the topology comes from: files (one host each, no ranks), the whole job
+// under a launcher, or this host. `printer` is false on ranks that stay quiet.
+JobTopology obtain_topology(const Options& o, bool& printer) {
+  printer = true;
   std::vector<HostTopology> hosts;
+  if (o.files.empty() && under_launcher()) {
+    // The whole job: a communicator exchanges every rank's host description;
+    // rank 0 prints what all ranks agreed on.
+    tdm::bootstrap::World world = tdm::bootstrap::resolve_world();
+    auto comm = tdm::create_comm(world.id, world.nranks, world.rank, nullptr);
+    printer = comm->rank == 0;
+    return comm->topology;
+  }
   if (o.files.empty()) {
     hosts.push_back(tdm::topo::local_host());
   } else {
@@ -153,7 +172,9 @@ int write_svg(const std::string& dot_text, const std::string& output) {
 int main(int argc, char** argv) {
   Options o = parse_args(argc, argv);
   try {
-    JobTopology job = obtain_topology(o);
+    bool printer = true;
+    JobTopology job = obtain_topology(o, printer);
+    if (!printer) return 0;
     std::string text;
     if (o.format == "tree")
       text = tdm::topo::render_tree(job);
