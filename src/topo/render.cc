@@ -146,6 +146,24 @@ class Tree {
       for (size_t b = a + 1; b < h_.cpus.size(); ++b)
         line(1) << "CPU " << a << " <-> CPU " << b << ": SYS "
                 << fixed(detail::cpu_interconnect_bw(h_.cpus[a], h_.cpus[b])) << " GB/s\n";
+    // Whether CUDA P2P carries each GPU pair: the driver must allow it and the
+    // path must be within TANDEM_P2P_LEVEL.
+    const PathClass level = p2p_level_from_env();
+    for (size_t a = 0; a < h_.gpus.size(); ++a)
+      for (size_t b = a + 1; b < h_.gpus.size(); ++b) {
+        PathInfo p = host_path(h_, {Endpoint::Kind::kGpu, static_cast<int>(a)},
+                               {Endpoint::Kind::kGpu, static_cast<int>(b)});
+        const auto& refused = h_.gpus[a].no_p2p;
+        bool driver_refuses =
+            std::find(refused.begin(), refused.end(), static_cast<int>(b)) != refused.end();
+        line(1) << "GPU " << a << " <-> GPU " << b << ": " << to_string(p.cls);
+        if (p.nvlinks) out_ << " (" << p.nvlinks << " NVLinks)";
+        out_ << ", " << fixed(p.bw_GBps) << " GB/s, CUDA P2P "
+             << (driver_refuses   ? "refused by the driver"
+                 : p.cls <= level ? "allowed"
+                                  : "not used (beyond TANDEM_P2P_LEVEL)")
+             << "\n";
+      }
   }
 
  private:

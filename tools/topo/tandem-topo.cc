@@ -1,6 +1,9 @@
 // tandem-topo: prints what Tandem sees of a host (or of several hosts given as
 // NCCL topology XML files) as a tree, an nvidia-smi-style matrix, JSON, Graphviz
 // DOT or SVG, or writes the host as NCCL topology XML.
+#if TANDEM_HAVE_CUDA
+#include <cuda_runtime_api.h>
+#endif
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -16,6 +19,7 @@
 
 #include "bootstrap/launcher_env.h"
 #include "comm/comm.h"
+#include "mem/memory_type.h"
 #include "topo/render.h"
 #include "topo/topology.h"
 
@@ -83,6 +87,18 @@ Options parse_args(int argc, char** argv) {
   return o;
 }
 
+// One GPU per local rank, as the perf tools do, so the job view places ranks on GPUs.
+void use_local_gpu() {
+#if TANDEM_HAVE_CUDA
+  int devices = tdm::mem::cuda_device_count();
+  for (const char* var : {"TANDEM_LOCAL_RANK", "LOCAL_RANK", "OMPI_COMM_WORLD_LOCAL_RANK"})
+    if (const char* value = std::getenv(var); value && devices > 0) {
+      cudaSetDevice(std::atoi(value) % devices);
+      return;
+    }
+#endif
+}
+
 // True when a launcher started this process as one rank of a job.
 bool under_launcher() {
   for (const char* var : {"TANDEM_UNIQUE_ID", "OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"})
@@ -99,6 +115,7 @@ JobTopology obtain_topology(const Options& o, bool& printer) {
     // The whole job: a communicator exchanges every rank's host description;
     // rank 0 prints what all ranks agreed on.
     tdm::bootstrap::World world = tdm::bootstrap::resolve_world();
+    use_local_gpu();
     auto comm = tdm::create_comm(world.id, world.nranks, world.rank, nullptr);
     printer = comm->rank == 0;
     return comm->topology;
