@@ -17,6 +17,14 @@ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DTANDEM_WERROR=ON \
 cmake --build "$build" -j 16 > "$out/build.log" 2>&1 || { grep -E "error|Error" "$out/build.log" | head -50; exit 1; }
 cd "$build"
 status=0
+# Topology as Tandem discovers it: this host, and the job of one rank per GPU.
+{
+  echo "\$ tandem-topo"; ./bin/tandem-topo
+  echo; echo "\$ tandem-topo --format matrix"; ./bin/tandem-topo --format matrix
+  echo; echo "\$ tandemrun -n 2 -- tandem-topo"; ./bin/tandemrun -n 2 -- ./bin/tandem-topo
+  echo; echo "\$ tandem-topo --format json"; ./bin/tandem-topo --format json
+} > "$out/topology.txt" 2>&1 || status=1
+grep -E "GPU 0 <-> GPU 1|NV18" "$out/topology.txt" | head -3
 ctest --output-on-failure -L gpu > "$out/gpu_tests.log" 2>&1 || status=1
 tail -5 "$out/gpu_tests.log"
 # The CPU suites on this machine too (different compiler and more cores).
