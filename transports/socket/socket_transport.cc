@@ -43,7 +43,12 @@ class SocketLink final : public Link {
     out_.writer.commit(bytes);
     progress();
   }
-  std::span<const std::byte> recv_data() override { return in_.reader.data(); }
+  std::span<const std::byte> recv_data() override {
+    auto data = in_.reader.data();
+    // A closed connection is only an error once its buffered bytes are used up.
+    if (data.empty() && peer_closed_) fail(0);
+    return data;
+  }
   void recv_release(size_t bytes) override { in_.reader.release(bytes); }
   const char* name() const override { return "socket"; }
 
@@ -58,11 +63,16 @@ class SocketLink final : public Link {
       out_.reader.release(static_cast<size_t>(n));
       moved = true;
     }
-    for (auto room = in_.writer.space(); !room.empty(); room = in_.writer.space()) {
+    for (auto room = in_.writer.space(); !room.empty() && !peer_closed_;
+         room = in_.writer.space()) {
       ssize_t n = ::recv(fd_.get(), room.data(), room.size(), MSG_DONTWAIT);
-      if (n <= 0) {
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) break;
-        fail(n < 0 ? errno : 0);
+      if (n == 0) {
+        peer_closed_ = true;  // the peer finished or died; what it sent is still ours
+        break;
+      }
+      if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) break;
+        fail(errno);
       }
       in_.writer.commit(static_cast<size_t>(n));
       moved = true;
@@ -79,6 +89,7 @@ class SocketLink final : public Link {
 
   Fd fd_;
   int peer_;
+  bool peer_closed_ = false;
   LocalRing out_;
   LocalRing in_;
 };

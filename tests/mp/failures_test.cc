@@ -1,0 +1,266 @@
+// Failure paths with real processes: this binary forks its own ranks (the
+// parent holds the rendezvous), so ctest runs it without a launcher.
+//   - a rank killed mid-collective: the others fail within TANDEM_TIMEOUT
+//   - a rank that never joins: init fails on the others within the timeout
+//   - a live rank that never calls the collective: a timeout error
+//   - tdmCommAbort from another thread unblocks a waiting call
+//   - bad arguments: the right code, nothing touched, a sentence
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tandem/tandem.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+// Exit codes children report to the parent.
+enum : int { kFailedInTime = 10, kSucceeded = 11, kTooSlow = 12, kInitFailed = 13 };
+
+// Forks `nranks` children running body(rank, id); returns their exit codes
+// (128+signal for a killed child).
+std::vector<int> run_ranks(int nranks, const std::function<int(int, tdmUniqueId)>& body,
+                           int ranks_that_join = -1) {
+  tdmUniqueId id;
+  EXPECT_EQ(tdmGetUniqueId(&id), tdmSuccess);
+  std::vector<pid_t> pids;
+  for (int r = 0; r < (ranks_that_join < 0 ? nranks : ranks_that_join); ++r) {
+    pid_t pid = fork();
+    if (pid == 0) {
+      std::fflush(stdout);
+      _exit(body(r, id));
+    }
+    pids.push_back(pid);
+  }
+  std::vector<int> codes;
+  for (pid_t pid : pids) {
+    int status = 0;
+    waitpid(pid, &status, 0);
+    codes.push_back(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+  }
+  return codes;
+}
+
+class Failures : public ::testing::Test {
+ protected:
+  void SetUp() override { ::setenv("TANDEM_TIMEOUT", "5", 1); }
+  void TearDown() override {
+    ::unsetenv("TANDEM_TIMEOUT");
+    ::unsetenv("TANDEM_SHM_DISABLE");
+  }
+};
+
+// A rank SIGKILLs itself between large allreduces; the others must get an error fast.
+void killed_peer_case() {
+  auto codes = run_ranks(3, [](int rank, tdmUniqueId id) {
+    tdmComm_t comm;
+    if (tdmCommInitRank(&comm, 3, id, rank) != tdmSuccess) return int(kInitFailed);
+    std::vector<float> a(1 << 21, 1.0f), b(a.size());
+    for (int i = 0; i < 50; ++i) {
+      if (rank == 2 && i == 3) raise(SIGKILL);
+      auto start = Clock::now();
+      tdmResult_t rc =
+          tdmAllReduce(a.data(), b.data(), a.size(), tdmFloat32, tdmSum, comm, nullptr);
+      if (rc != tdmSuccess) {
+        tdmResult_t async = tdmSuccess;
+        tdmCommGetAsyncError(comm, &async);
+        bool explained = std::strlen(tdmGetLastError(comm)) > 0;
+        std::printf("rank %d: %s (after %.2f s)\n", rank, tdmGetLastError(comm),
+                    seconds_since(start));
+        bool fast = seconds_since(start) < 5 + 1;
+        return rc == tdmRemoteError && async != tdmSuccess && explained && fast ? int(kFailedInTime)
+                                                                                : int(kTooSlow);
+      }
+    }
+    return int(kSucceeded);
+  });
+  ASSERT_EQ(codes.size(), 3u);
+  EXPECT_EQ(codes[0], kFailedInTime);
+  EXPECT_EQ(codes[1], kFailedInTime);
+  EXPECT_EQ(codes[2], 128 + SIGKILL);
+}
+
+TEST_F(Failures, KilledPeerOverSharedMemory) { killed_peer_case(); }
+
+TEST_F(Failures, KilledPeerOverSockets) {
+  ::setenv("TANDEM_SHM_DISABLE", "1", 1);
+  killed_peer_case();
+}
+
+TEST_F(Failures, RankThatNeverJoinsFailsInitWithinTheTimeout) {
+  auto codes = run_ranks(
+      3,
+      [](int rank, tdmUniqueId id) {
+        auto start = Clock::now();
+        tdmComm_t comm;
+        tdmResult_t rc = tdmCommInitRank(&comm, 3, id, rank);
+        if (rc == tdmSuccess) return int(kSucceeded);
+        bool says_missing =
+            std::string(tdmGetLastError(nullptr)).find("missing ranks: 2") != std::string::npos;
+        return says_missing && seconds_since(start) < 5 + 3 ? int(kFailedInTime) : int(kTooSlow);
+      },
+      /*ranks_that_join=*/2);
+  EXPECT_EQ(codes, (std::vector<int>{kFailedInTime, kFailedInTime}));
+}
+
+TEST_F(Failures, LiveRankThatSkipsTheCollectiveGivesATimeout) {
+  auto codes = run_ranks(2, [](int rank, tdmUniqueId id) {
+    tdmComm_t comm;
+    if (tdmCommInitRank(&comm, 2, id, rank) != tdmSuccess) return int(kInitFailed);
+    if (rank == 1) {
+      std::this_thread::sleep_for(std::chrono::seconds(8));  // alive, but never calls
+      return int(kSucceeded);
+    }
+    float x = 1, y = 0;
+    auto start = Clock::now();
+    tdmResult_t rc = tdmAllReduce(&x, &y, 1, tdmFloat32, tdmSum, comm, nullptr);
+    bool timed_out = rc == tdmRemoteError &&
+                     std::string(tdmGetLastError(comm)).find("TANDEM_TIMEOUT") != std::string::npos;
+    double took = seconds_since(start);
+    return timed_out && took >= 4.5 && took < 5 + 2 ? int(kFailedInTime) : int(kTooSlow);
+  });
+  EXPECT_EQ(codes, (std::vector<int>{kFailedInTime, kSucceeded}));
+}
+
+TEST_F(Failures, AbortFromAnotherThreadUnblocksAWaitingCall) {
+  ::setenv("TANDEM_TIMEOUT", "60", 1);
+  auto codes = run_ranks(2, [](int rank, tdmUniqueId id) {
+    tdmComm_t comm;
+    if (tdmCommInitRank(&comm, 2, id, rank) != tdmSuccess) return int(kInitFailed);
+    if (rank == 1) {
+      std::this_thread::sleep_for(std::chrono::seconds(3));
+      return int(kSucceeded);
+    }
+    std::vector<float> a(1 << 20, 1.0f), b(a.size());
+    std::thread aborter([comm] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+      tdmCommAbort(comm);
+    });
+    auto start = Clock::now();
+    tdmResult_t rc = tdmAllReduce(a.data(), b.data(), a.size(), tdmFloat32, tdmSum, comm, nullptr);
+    double took = seconds_since(start);
+    aborter.join();
+    // The handle is gone after abort: using it again is an error, not a crash.
+    int count = 0;
+    bool handle_dead = tdmCommCount(comm, &count) == tdmInvalidArgument;
+    return rc != tdmSuccess && took < 2 && handle_dead ? int(kFailedInTime) : int(kTooSlow);
+  });
+  EXPECT_EQ(codes, (std::vector<int>{kFailedInTime, kSucceeded}));
+}
+
+// ---- argument errors: one process, one rank ----
+
+class BadArguments : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_EQ(tdmCommInitAll(&comm_, 1, nullptr), tdmSuccess); }
+  void TearDown() override {
+    if (comm_) tdmCommDestroy(comm_);
+  }
+  // Expects `code` with a sentence, and `out` untouched.
+  void expect(tdmResult_t got, tdmResult_t code, const char* what) {
+    EXPECT_EQ(got, code) << what;
+    EXPECT_GT(std::strlen(tdmGetLastError(comm_)), 10u) << what;
+    for (float v : out_) ASSERT_EQ(v, -1.0f) << what << " changed the output";
+  }
+  tdmComm_t comm_ = nullptr;
+  std::vector<float> in_ = std::vector<float>(64, 3.0f);
+  std::vector<float> out_ = std::vector<float>(64, -1.0f);
+};
+
+TEST_F(BadArguments, EachIsRefusedWithASentenceAndChangesNothing) {
+  float* in = in_.data();
+  float* out = out_.data();
+  expect(tdmAllReduce(in, out, 64, tdmFloat32, tdmSum, nullptr, nullptr), tdmInvalidArgument,
+         "null comm");
+  expect(tdmAllReduce(nullptr, out, 64, tdmFloat32, tdmSum, comm_, nullptr), tdmInvalidArgument,
+         "null sendbuff");
+  expect(tdmAllReduce(in, nullptr, 64, tdmFloat32, tdmSum, comm_, nullptr), tdmInvalidArgument,
+         "null recvbuff");
+  expect(tdmAllReduce(in, out, 64, tdmDataType_t(12), tdmSum, comm_, nullptr), tdmInvalidArgument,
+         "bad dtype");
+  expect(tdmAllReduce(in, out, 64, tdmDataType_t(-1), tdmSum, comm_, nullptr), tdmInvalidArgument,
+         "negative dtype");
+  expect(tdmAllReduce(in, out, 64, tdmFloat32, tdmRedOp_t(17), comm_, nullptr), tdmInvalidArgument,
+         "bad op");
+  expect(tdmBroadcast(in, out, 64, tdmFloat32, 1, comm_, nullptr), tdmInvalidArgument, "bad root");
+  expect(tdmReduce(in, out, 64, tdmFloat32, tdmSum, -1, comm_, nullptr), tdmInvalidArgument,
+         "negative root");
+  expect(tdmSend(in, 64, tdmFloat32, 3, comm_, nullptr), tdmInvalidArgument, "bad peer");
+  expect(tdmAllReduce(in, out, SIZE_MAX / 2, tdmFloat32, tdmSum, comm_, nullptr),
+         tdmInvalidArgument, "count overflow");
+  expect(tdmAllReduce(out_.data() + 1, out, 32, tdmFloat32, tdmSum, comm_, nullptr),
+         tdmInvalidArgument, "partial overlap");
+  expect(tdmAllGather(out_.data() + 1, out, 32, tdmFloat32, comm_, nullptr), tdmInvalidArgument,
+         "allgather overlap that is not in place");
+  expect(tdmAllReduce(in, out, 64, tdmFloat32, tdmSum, comm_, reinterpret_cast<cudaStream_t>(8)),
+         tdmInvalidUsage, "stream with host buffers");
+  // Premulsum op: wrong dtype, then used after destroy.
+  tdmRedOp_t op;
+  float scalar = 2.0f;
+  ASSERT_EQ(tdmRedOpCreatePreMulSum(&op, &scalar, tdmFloat32, tdmScalarHostImmediate, comm_),
+            tdmSuccess);
+  expect(tdmAllReduce(in, out, 64, tdmFloat64, op, comm_, nullptr), tdmInvalidArgument,
+         "op of another dtype");
+  ASSERT_EQ(tdmRedOpDestroy(op, comm_), tdmSuccess);
+  expect(tdmAllReduce(in, out, 64, tdmFloat32, op, comm_, nullptr), tdmInvalidArgument,
+         "destroyed op");
+  expect(tdmRedOpDestroy(op, comm_), tdmInvalidArgument, "op destroyed twice");
+  // A group with a bad call inside is refused as a whole.
+  ASSERT_EQ(tdmGroupStart(), tdmSuccess);
+  EXPECT_EQ(tdmAllReduce(in, out, 64, tdmFloat32, tdmSum, comm_, nullptr), tdmSuccess);
+  EXPECT_EQ(tdmAllReduce(in, out, 64, tdmDataType_t(99), tdmSum, comm_, nullptr),
+            tdmInvalidArgument);
+  expect(tdmGroupEnd(), tdmInvalidUsage, "group with a bad call");
+  expect(tdmGroupEnd(), tdmInvalidUsage, "group end without start");
+  // Bad init arguments.
+  tdmComm_t other;
+  tdmUniqueId garbage{};
+  expect(tdmCommInitRank(&other, 2, garbage, 0), tdmInvalidArgument, "garbage unique id");
+  expect(tdmCommInitRank(&other, 0, garbage, 0), tdmInvalidArgument, "zero ranks");
+  expect(tdmCommInitRank(&other, 2, garbage, 2), tdmInvalidArgument, "rank out of range");
+  tdmConfig_t config{};
+  expect(tdmCommSplit(comm_, 0, 0, &other, &config), tdmInvalidArgument, "uninitialized config");
+  // Use after destroy.
+  ASSERT_EQ(tdmCommDestroy(comm_), tdmSuccess);
+  expect(tdmAllReduce(in, out, 64, tdmFloat32, tdmSum, comm_, nullptr), tdmInvalidArgument,
+         "use after destroy");
+  comm_ = nullptr;
+}
+
+TEST(Groups, CommInitAllWithGroupedCollectivesFromOneThread) {
+  constexpr int kRanks = 4;
+  tdmComm_t comms[kRanks];
+  ASSERT_EQ(tdmCommInitAll(comms, kRanks, nullptr), tdmSuccess) << tdmGetLastError(nullptr);
+  std::vector<std::vector<double>> in(kRanks), out(kRanks);
+  const size_t count = 300001;
+  for (int r = 0; r < kRanks; ++r) {
+    in[r].resize(count);
+    out[r].assign(count, -1);
+    for (size_t i = 0; i < count; ++i) in[r][i] = double(r * 1000 + i % 997);
+  }
+  ASSERT_EQ(tdmGroupStart(), tdmSuccess);
+  for (int r = 0; r < kRanks; ++r)
+    ASSERT_EQ(
+        tdmAllReduce(in[r].data(), out[r].data(), count, tdmFloat64, tdmSum, comms[r], nullptr),
+        tdmSuccess);
+  ASSERT_EQ(tdmGroupEnd(), tdmSuccess) << tdmGetLastError(nullptr);
+  for (int r = 0; r < kRanks; ++r)
+    for (size_t i = 0; i < count; i += 101)
+      ASSERT_EQ(out[r][i], 6000.0 + 4.0 * double(i % 997)) << "rank " << r << " element " << i;
+  for (tdmComm_t c : comms) EXPECT_EQ(tdmCommDestroy(c), tdmSuccess);
+}
+
+}  // namespace
