@@ -18,11 +18,13 @@ struct Traits {
   static Math load(T v) { return v; }
   static T store(Math v) { return v; }
 };
+// always_inline: GCC's inliner gives up on these inside the many kernel
+// instantiations, and a call per element costs vectorization.
 template <typename N>
 struct NarrowTraits {
   using Math = float;
-  static float load(N v) { return v.to_float(); }
-  static N store(float v) { return N::from_float(v); }
+  [[gnu::always_inline]] static float load(N v) { return v.to_float(); }
+  [[gnu::always_inline]] static N store(float v) { return N::from_float(v); }
 };
 template <>
 struct Traits<half_t> : NarrowTraits<half_t> {};

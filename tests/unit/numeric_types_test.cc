@@ -6,10 +6,13 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cfloat>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <random>
+#include <type_traits>
 #include <vector>
 
 namespace {
@@ -17,7 +20,7 @@ namespace {
 struct Format {
   const char* name;
   int mant, exp_bits, bias;
-  bool has_inf;   // IEEE-like infinities (else e4m3's single NaN pattern)
+  bool has_inf;   // IEEE-like infinities (else e4m3's single NaN pattern S.1111.111)
   bool saturate;  // overflow -> max finite (fp8) or inf (fp16/bf16)
 };
 
@@ -39,94 +42,186 @@ double reference_value(const Format& f, uint32_t code) {
   return sign ? -v : v;
 }
 
-// Non-negative finite codes sorted by value, for the nearest-value search.
-struct Table {
+// All codes' values, and the non-negative finite ones sorted, for the nearest-value search.
+struct Reference {
+  Format f;
+  std::vector<double> values;
   std::vector<std::pair<double, uint32_t>> finite;
-  double max_finite = 0;
   uint32_t max_code = 0;
+  uint32_t inf_code = 0;
+
+  explicit Reference(const Format& format) : f(format) {
+    const uint32_t codes = 1u << (1 + f.mant + f.exp_bits);
+    for (uint32_t c = 0; c < codes; ++c) values.push_back(reference_value(f, c));
+    for (uint32_t c = 0; c < codes / 2; ++c)
+      if (std::isfinite(values[c])) finite.emplace_back(values[c], c);
+    std::sort(finite.begin(), finite.end());
+    max_code = finite.back().second;
+    inf_code = ((1u << f.exp_bits) - 1) << f.mant;
+  }
+  uint32_t sign_bit() const { return 1u << (f.mant + f.exp_bits); }
+  double max_finite() const { return finite.back().first; }
+  // Spacing of the codes just below the largest finite value.
+  double top_ulp() const { return max_finite() - finite[finite.size() - 2].first; }
+
+  // Nearest code to a non-NaN x (ties to the even code), with the format's overflow rule.
+  uint32_t narrow(double x) const {
+    const uint32_t sign = std::signbit(x) ? sign_bit() : 0;
+    const double a = std::fabs(x);
+    const uint32_t overflow = f.saturate ? max_code : inf_code;
+    const double limit = max_finite() + top_ulp() / 2;  // halfway to the next binade step
+    // At the limit itself, RNE picks the even of max and the (virtual) next code.
+    if (std::isinf(a) || a > limit || (a == limit && (max_code & 1))) return sign | overflow;
+    auto hi = std::lower_bound(finite.begin(), finite.end(), std::make_pair(a, 0u));
+    if (hi == finite.end()) return sign | max_code;
+    if (hi->first == a || hi == finite.begin()) return sign | hi->second;
+    auto lo = std::prev(hi);
+    const double dl = a - lo->first, dh = hi->first - a;
+    if (dl < dh) return sign | lo->second;
+    if (dh < dl) return sign | hi->second;
+    return sign | ((lo->second & 1) == 0 ? lo->second : hi->second);
+  }
 };
 
-Table make_table(const Format& f, const std::vector<double>& values) {
-  Table t;
-  const uint32_t sign_bit = 1u << (f.mant + f.exp_bits);
-  for (uint32_t c = 0; c < sign_bit; ++c)
-    if (std::isfinite(values[c])) t.finite.emplace_back(values[c], c);
-  std::sort(t.finite.begin(), t.finite.end());
-  t.max_finite = t.finite.back().first;
-  t.max_code = t.finite.back().second;
-  return t;
-}
-
-// Nearest code to x (ties to the even code), with the format's overflow rule.
-uint32_t reference_narrow(const Format& f, const Table& t, double x) {
-  const uint32_t sign = std::signbit(x) ? 1u << (f.mant + f.exp_bits) : 0;
-  const double a = std::fabs(x);
-  const uint32_t inf_code = ((1u << f.exp_bits) - 1) << f.mant;
-  // Overflow: beyond max + half an ulp of the top binade (a tie there rounds up, max is odd).
-  const double ulp_top = std::ldexp(1.0, int(t.max_code >> f.mant) - f.bias - f.mant);
-  if (std::isinf(a) || a >= t.max_finite + ulp_top / 2)
-    return sign | (f.saturate ? t.max_code : inf_code);
-  auto hi = std::lower_bound(t.finite.begin(), t.finite.end(), std::make_pair(a, 0u));
-  if (hi == t.finite.end()) return sign | t.max_code;  // within half an ulp above max
-  if (hi == t.finite.begin()) return sign | hi->second;
-  auto lo = std::prev(hi);
-  double dl = a - lo->first, dh = hi->first - a;
-  if (dl < dh) return sign | lo->second;
-  if (dh < dl) return sign | hi->second;
-  return sign | ((lo->second & 1) == 0 ? lo->second : hi->second);
+float float_of_bits(uint32_t u) {
+  float f;
+  std::memcpy(&f, &u, sizeof(f));
+  return f;
 }
 
 template <typename T>
-void check_format(const Format& f) {
-  const uint32_t codes = 1u << (1 + f.mant + f.exp_bits);
-  std::vector<double> values(codes);
-  for (uint32_t c = 0; c < codes; ++c) values[c] = reference_value(f, c);
-  const Table table = make_table(f, values);
-  // Widening: exact for every code.
-  for (uint32_t c = 0; c < codes; ++c) {
-    T t{static_cast<decltype(T{}.bits)>(c)};
-    float w = t.to_float();
-    if (std::isnan(values[c])) {
-      EXPECT_TRUE(std::isnan(w)) << f.name << " code " << c;
-    } else {
-      ASSERT_EQ(double(w), values[c]) << f.name << " code " << c;
-      // Round trip of every finite code (negative zero keeps its sign); fp8
-      // infinities saturate by design and are checked below.
-      if (std::isfinite(values[c])) {
-        ASSERT_EQ(uint32_t(T::from_float(w).bits), c) << f.name << " round trip of code " << c;
-      }
-    }
-  }
-  // Narrowing: exact midpoints between neighbours, just above/below them, and random values.
-  std::vector<float> probes;
-  for (uint32_t c = 0; c + 1 < codes / 2; ++c) {
-    if (!std::isfinite(values[c]) || !std::isfinite(values[c + 1])) continue;
-    double mid = (values[c] + values[c + 1]) / 2;
-    for (float p :
-         {float(mid), std::nextafter(float(mid), 0.f), std::nextafter(float(mid), INFINITY)})
-      probes.push_back(p), probes.push_back(-p);
-  }
+T from_code(uint32_t c) {
+  return T{static_cast<decltype(T{}.bits)>(c)};
+}
+
+template <typename T>
+void check_format(const Format& format) {
+  const Reference ref(format);
+  const uint32_t codes = uint32_t(ref.values.size());
   std::random_device device;
   const unsigned seed = device();
+  SCOPED_TRACE(::testing::Message() << format.name << ", seed " << seed);
   std::mt19937 rng(seed);
-  std::uniform_real_distribution<double> exponent(-30, 20), mantissa(1, 2);
-  for (int i = 0; i < 20000; ++i)
-    probes.push_back(float((rng() & 1 ? -1 : 1) * std::ldexp(mantissa(rng), int(exponent(rng)))));
-  probes.push_back(INFINITY);
-  probes.push_back(-INFINITY);
-  probes.push_back(1e30f);
-  probes.push_back(std::numeric_limits<float>::denorm_min());
-  for (float p : probes) {
-    uint32_t got = T::from_float(p).bits;
-    uint32_t want = reference_narrow(f, table, double(p));
-    ASSERT_EQ(got, want) << f.name << " narrowing " << p << " (seed " << seed << ")";
+
+  // Widening: exact for every code; every finite code round-trips (negative
+  // zero keeps its sign); fp8 infinities saturate, which the narrowing checks cover.
+  for (uint32_t c = 0; c < codes; ++c) {
+    const T t = from_code<T>(c);
+    const float w = t.to_float();
+    const float converted = static_cast<float>(t);  // the explicit conversion is to_float
+    ASSERT_EQ(std::memcmp(&converted, &w, sizeof(w)), 0) << "code " << c;
+    if (std::isnan(ref.values[c])) {
+      ASSERT_TRUE(std::isnan(w)) << "code " << c;
+      continue;
+    }
+    ASSERT_EQ(double(w), ref.values[c]) << "code " << c;
+    ASSERT_EQ(std::signbit(w), std::signbit(ref.values[c])) << "code " << c;
+    if (std::isfinite(ref.values[c])) {
+      ASSERT_EQ(uint32_t(T::from_float(w).bits), c) << "round trip of code " << c;
+    }
   }
-  EXPECT_TRUE(std::isnan(T::from_float(std::nanf("")).to_float())) << f.name;
+
+  // Narrowing probes: exact midpoints between neighbouring codes (ties) and
+  // the floats next to them, which covers every subnormal and the rounding
+  // into the smallest normal; overflow around the largest finite value;
+  // random floats inside the format's range and random float bit patterns.
+  std::vector<float> probes;
+  auto add = [&](double v) {
+    const float p = float(v);
+    for (float q : {p, std::nextafter(p, 0.f), std::nextafter(p, INFINITY)}) {
+      probes.push_back(q);
+      probes.push_back(-q);
+    }
+  };
+  for (size_t i = 0; i + 1 < ref.finite.size(); ++i)
+    add((ref.finite[i].first + ref.finite[i + 1].first) / 2);
+  const double max = ref.max_finite();
+  for (double v : {max, max + ref.top_ulp() / 2, max + ref.top_ulp(), 2 * max, 1e6 * max,
+                   double(FLT_MAX), double(FLT_MIN), double(FLT_TRUE_MIN), 0.0, double(INFINITY)})
+    add(v);
+  const double min_sub = ref.finite[1].first;
+  std::uniform_real_distribution<double> unit(0, 1);
+  const double lo = std::log2(min_sub) - 2, hi = std::log2(max) + 2;
+  for (int i = 0; i < 50000; ++i) {
+    probes.push_back(float((rng() & 1 ? -1 : 1) * std::exp2(lo + (hi - lo) * unit(rng))));
+    probes.push_back(float_of_bits(uint32_t(rng())));
+  }
+  size_t checked = 0;
+  for (float p : probes) {
+    const uint32_t got = T::from_float(p).bits;
+    if (std::isnan(p)) {
+      ASSERT_TRUE(std::isnan(ref.values[got])) << "NaN narrowed to code " << got;
+      continue;
+    }
+    ASSERT_EQ(got, ref.narrow(double(p))) << "narrowing " << p;
+    ++checked;
+  }
+  EXPECT_GT(checked, probes.size() / 2);
+
+  // NaN of either sign, quiet or signaling, with payload only in the low bits, stays NaN.
+  for (uint32_t bits : {0x7fc00000u, 0xffc00000u, 0x7f800001u, 0xff800001u, 0x7fffffffu,
+                        0x7f801000u, 0x7fa00000u}) {
+    const uint32_t got = T::from_float(float_of_bits(bits)).bits;
+    EXPECT_TRUE(std::isnan(ref.values[got])) << std::hex << bits << " -> " << got;
+    EXPECT_EQ((got & ref.sign_bit()) != 0, (bits >> 31) != 0) << std::hex << bits;
+  }
 }
 
 TEST(NumericTypes, Half) { check_format<tdm::half_t>({"fp16", 10, 5, 15, true, false}); }
 TEST(NumericTypes, Bfloat16) { check_format<tdm::bfloat16_t>({"bf16", 7, 8, 127, true, false}); }
 TEST(NumericTypes, Fp8E4M3) { check_format<tdm::fp8e4m3_t>({"e4m3", 3, 4, 7, false, true}); }
 TEST(NumericTypes, Fp8E5M2) { check_format<tdm::fp8e5m2_t>({"e5m2", 2, 5, 15, true, true}); }
+
+// A few codes written out by hand from the format specifications.
+TEST(NumericTypes, KnownCodes) {
+  using tdm::bfloat16_t;
+  using tdm::fp8e4m3_t;
+  using tdm::fp8e5m2_t;
+  using tdm::half_t;
+  EXPECT_EQ(half_t::from_float(1.0f).bits, 0x3c00);
+  EXPECT_EQ(half_t::from_float(-2.0f).bits, 0xc000);
+  EXPECT_EQ(half_t::from_float(65504.0f).bits, 0x7bff);
+  EXPECT_EQ(half_t::from_float(65519.0f).bits, 0x7bff);
+  EXPECT_EQ(half_t::from_float(65520.0f).bits, 0x7c00);  // tie above max: even is inf
+  EXPECT_EQ(half_t::from_float(-1e9f).bits, 0xfc00);
+  EXPECT_EQ(half_t::from_float(std::ldexp(1.0f, -24)).bits, 0x0001);
+  EXPECT_EQ(half_t::from_float(std::ldexp(1.0f, -25)).bits, 0x0000);  // tie to even: 0
+  EXPECT_EQ(half_t::from_float(std::ldexp(3.0f, -25)).bits, 0x0002);  // tie to even: 2
+  EXPECT_EQ(half_t::from_float(std::ldexp(1023.0f, -24)).bits, 0x03ff);
+  EXPECT_EQ(half_t::from_float(-0.0f).bits, 0x8000);
+  EXPECT_EQ(half_t::from_float(1.0f + std::ldexp(1.0f, -11)).bits, 0x3c00);  // tie to even
+  EXPECT_EQ(half_t::from_float(1.0f + std::ldexp(3.0f, -11)).bits, 0x3c02);  // tie to even
+  EXPECT_EQ(half_t{0x0001}.to_float(), std::ldexp(1.0f, -24));
+  EXPECT_EQ(half_t{0x7c00}.to_float(), INFINITY);
+
+  EXPECT_EQ(bfloat16_t::from_float(1.0f).bits, 0x3f80);
+  EXPECT_EQ(bfloat16_t::from_float(1.0f + std::ldexp(1.0f, -8)).bits, 0x3f80);
+  EXPECT_EQ(bfloat16_t::from_float(1.0f + std::ldexp(3.0f, -8)).bits, 0x3f82);
+  EXPECT_EQ(bfloat16_t::from_float(FLT_MAX).bits, 0x7f80);
+  EXPECT_EQ(bfloat16_t{0xff80}.to_float(), -INFINITY);
+
+  EXPECT_EQ(fp8e4m3_t::from_float(448.0f).bits, 0x7e);
+  EXPECT_EQ(fp8e4m3_t::from_float(464.0f).bits, 0x7e);
+  EXPECT_EQ(fp8e4m3_t::from_float(1e9f).bits, 0x7e);
+  EXPECT_EQ(fp8e4m3_t::from_float(INFINITY).bits, 0x7e);
+  EXPECT_EQ(fp8e4m3_t::from_float(-INFINITY).bits, 0xfe);
+  EXPECT_EQ(fp8e4m3_t::from_float(NAN).bits & 0x7f, 0x7f);
+  EXPECT_EQ(fp8e4m3_t::from_float(std::ldexp(1.0f, -9)).bits, 0x01);
+  EXPECT_EQ(fp8e4m3_t::from_float(std::ldexp(1.0f, -6)).bits, 0x08);  // smallest normal
+  EXPECT_EQ(fp8e4m3_t{0x7e}.to_float(), 448.0f);
+  EXPECT_TRUE(std::isnan(fp8e4m3_t{0xff}.to_float()));
+  EXPECT_EQ(fp8e4m3_t{0x78}.to_float(), 256.0f);  // exponent 15 is finite in the FN variant
+
+  EXPECT_EQ(fp8e5m2_t::from_float(57344.0f).bits, 0x7b);
+  EXPECT_EQ(fp8e5m2_t::from_float(1e9f).bits, 0x7b);
+  EXPECT_EQ(fp8e5m2_t::from_float(-INFINITY).bits, 0xfb);
+  EXPECT_EQ(fp8e5m2_t::from_float(std::ldexp(1.0f, -16)).bits, 0x01);
+  EXPECT_EQ(fp8e5m2_t{0x7c}.to_float(), INFINITY);
+  EXPECT_TRUE(std::isnan(fp8e5m2_t{0x7d}.to_float()));
+}
+
+// The wrappers are plain bit containers the runtime can memcpy.
+static_assert(std::is_trivially_copyable_v<tdm::half_t> && std::is_standard_layout_v<tdm::half_t>);
+static_assert(std::is_trivially_copyable_v<tdm::fp8e4m3_t>);
 
 }  // namespace
