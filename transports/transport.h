@@ -29,6 +29,9 @@ class Link {
   virtual void recv_release(size_t bytes) = 0;
   // Moves bytes for transports that need the host's help (sockets); true if anything moved.
   virtual bool progress() { return false; }
+  // True when nothing committed is still held in this process (sockets stage
+  // outbound bytes locally; a call must not return before they leave).
+  virtual bool flushed() { return true; }
   virtual const char* name() const = 0;
 };
 

@@ -200,7 +200,18 @@ void execute(std::span<std::vector<Plan>> queues) {
       }
       done = done && current[q] == queue.size();
     }
-    if (done) return;
+    if (done) {
+      // Bytes staged in this process (sockets) must leave before the call returns.
+      bool flushed = true;
+      for (auto& queue : queues)
+        if (!queue.empty())
+          for (auto& link : queue.front().comm->links)
+            if (link && !link->flushed()) {
+              moved |= link->progress();
+              flushed = flushed && link->flushed();
+            }
+      if (flushed) return;
+    }
     if (moved) {
       idle = 0;
       continue;

@@ -69,11 +69,11 @@ class InFlight {
   explicit InFlight(std::span<Comm* const> comms) : comms_(comms.begin(), comms.end()) {
     Registry& r = registry();
     std::lock_guard lock(r.mutex);
-    for (Comm* c : comms_) {
+    // Check all first: a throw must not leave some communicators marked busy.
+    for (Comm* c : comms_)
       if (!r.live.count(c))
         throw_error(tdmInvalidArgument, "a communicator was destroyed before its group ran");
-      ++r.in_flight[c];
-    }
+    for (Comm* c : comms_) ++r.in_flight[c];
   }
   ~InFlight() {
     Registry& r = registry();

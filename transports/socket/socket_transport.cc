@@ -51,6 +51,7 @@ class SocketLink final : public Link {
   }
   void recv_release(size_t bytes) override { in_.reader.release(bytes); }
   const char* name() const override { return "socket"; }
+  bool flushed() override { return out_.reader.data().empty(); }
 
   bool progress() override {
     bool moved = false;
@@ -130,11 +131,10 @@ class SocketTransport final : public Transport {
       fds[hello.rank] = std::move(fd);
       --expected_accepts;
     }
-    int size = static_cast<int>(capacity);
+    // Kernel socket buffers stay autotuned: pinning them to a small staging
+    // size makes TCP windows crawl.
     std::vector<std::unique_ptr<Link>> links;
     for (int peer : peers) {
-      ::setsockopt(fds[peer].get(), SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
-      ::setsockopt(fds[peer].get(), SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
       links.push_back(std::make_unique<SocketLink>(std::move(fds[peer]), peer, capacity));
     }
     TDM_INFO("TRANSPORT", "socket links to ", peers.size(), " peers");
