@@ -290,11 +290,10 @@ void chain_broadcast(Builder& b, std::span<const int> chain, const std::byte* sr
 }
 
 // The ring rotated to start at `first`.
-std::vector<int> ring_from(const Comm& comm, std::span<const int> ring, int first) {
+std::vector<int> ring_from(std::span<const int> ring, int first) {
   std::vector<int> out(ring.begin(), ring.end());
   auto it = std::find(out.begin(), out.end(), first);
   std::rotate(out.begin(), it, out.end());
-  (void)comm;
   return out;
 }
 
@@ -484,13 +483,13 @@ Plan build_collective(const Call& call) {
       }
       break;
     case CallKind::kBroadcast:
-      chain_broadcast(b, ring_from(comm, comm.ring, call.root), bytes_of(call.send),
-                      bytes_of(call.recv), bytes);
+      chain_broadcast(b, ring_from(comm.ring, call.root), bytes_of(call.send), bytes_of(call.recv),
+                      bytes);
       break;
     case CallKind::kReduce: {
       // The chain ends at the root: start right after it in ring order.
       auto chain =
-          ring_from(comm, comm.ring, comm.ring[(comm.ring_position[call.root] + 1) % comm.nranks]);
+          ring_from(comm.ring, comm.ring[(comm.ring_position[call.root] + 1) % comm.nranks]);
       chain_reduce(b, chain, bytes_of(call.send), bytes_of(call.recv), bytes, is_premulsum(call),
                    true);
       break;
