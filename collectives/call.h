@@ -38,6 +38,9 @@ struct Call {
   // soon as the call returns (even inside a group, as NCCL allows).
   std::array<std::byte, 8> scalar{};
   const void* scalar_pointer = nullptr;  // tdmScalarDevice residence: read when it runs
+  // CUDA buffers: enqueued on `stream` by the CUDA engine; host buffers run on the CPU.
+  bool device = false;
+  cudaStream_t stream = nullptr;
 };
 
 }  // namespace tdm

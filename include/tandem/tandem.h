@@ -115,9 +115,29 @@ typedef struct tdmConfig_v22800 {
         TDM_CONFIG_UNDEF_INT,                         /* nvlinkCentricSched */  \
   }
 
-/* Allocation for Tandem's optimizations (registered / symmetric memory). */
+/* Allocation for Tandem's optimizations: with a current CUDA device, device
+ * memory from cuMem (shareable with same-host peers, as ncclMemAlloc);
+ * without one, page-aligned host memory. */
 tdmResult_t tdmMemAlloc(void** ptr, size_t size);
 tdmResult_t tdmMemFree(void* ptr);
+
+/* Registration of user buffers (CUDA memory).
+ * tdmCommRegister is local (not collective): it records the buffer and its
+ * export handle so later calls can reach it without a new lookup; the handle
+ * is released by tdmCommDeregister. tdmCommWindowRegister is collective over
+ * the communicator: every rank passes its own buffer of the same size and
+ * every same-host peer maps everyone's buffer for load/store (the window's
+ * peer pointers are given by tdmWindowPeerPointer, on the host, and by
+ * tandem/device/window.cuh in kernels). Buffers from tdmMemAlloc are mapped
+ * through cuMem handles; other cudaMalloc memory through CUDA IPC. */
+tdmResult_t tdmCommRegister(const tdmComm_t comm, void* buff, size_t size, void** handle);
+tdmResult_t tdmCommDeregister(const tdmComm_t comm, void* handle);
+tdmResult_t tdmCommWindowRegister(tdmComm_t comm, void* buff, size_t size, tdmWindow_t* win,
+                                  int winFlags);
+tdmResult_t tdmCommWindowDeregister(tdmComm_t comm, tdmWindow_t win);
+/* Tandem extension: address of `offset` bytes into rank `peer`'s buffer of the
+ * window, valid in this process (NULL when the peer is not load/store reachable). */
+tdmResult_t tdmWindowPeerPointer(tdmWindow_t win, int peer, size_t offset, void** ptr);
 
 /* TDM_VERSION_CODE of the library. */
 tdmResult_t tdmGetVersion(int* version);

@@ -15,9 +15,15 @@
 
 #include "bootstrap/launcher_env.h"
 #include "bootstrap/root.h"
+#include "collectives/cuda/engine.h"
+#if TANDEM_HAVE_CUDA
+#include "collectives/cuda/launch.h"
+#include "transports/p2p/cuda_driver.h"
+#endif
 #include "comm/comm.h"
 #include "comm/group.h"
 #include "mem/memory_type.h"
+#include "tandem/shmem.h"
 #include "tandem/tandem.h"
 #include "util/dtype.h"
 #include "util/error.h"
@@ -124,6 +130,19 @@ tdmResult_t guarded(const char* function, F&& body) {
   }
 }
 
+// A device wait that gave up leaves the CUDA context unusable: report it as
+// the communicator's asynchronous error.
+void note_device_timeout(Comm& comm) {
+#if TANDEM_HAVE_CUDA
+  if (comm.engine && comm.engine->timed_out() && comm.async_error.load() == tdmSuccess) {
+    comm.async_error_text = "a device wait on a peer gave up after TANDEM_TIMEOUT";
+    comm.async_error.store(tdmRemoteError);
+  }
+#else
+  (void)comm;
+#endif
+}
+
 // ---- argument checks ----
 
 void check_not_null(const void* p, const char* name) {
@@ -172,23 +191,33 @@ struct Region {
   }
 };
 
-void check_stream_and_memory(const void* send, const void* recv, cudaStream_t stream) {
-  bool cuda = mem::memory_type(send) == mem::MemoryType::kCuda ||
-              mem::memory_type(recv) == mem::MemoryType::kCuda;
-  if (cuda)
-    throw_error(tdmInvalidUsage,
-                "CUDA device buffers are not supported by this build of Tandem yet (host "
-                "memory only); pass host buffers");
+// True for CUDA buffers (enqueued on `stream`), false for host buffers (run
+// on the CPU, NULL stream). Mixed buffers are refused.
+bool check_stream_and_memory(Comm& comm, const void* send, const void* recv, cudaStream_t stream) {
+  const bool send_cuda = send && mem::memory_type(send) == mem::MemoryType::kCuda;
+  const bool recv_cuda = recv && mem::memory_type(recv) == mem::MemoryType::kCuda;
+  if (send && recv && send_cuda != recv_cuda)
+    throw_error(tdmInvalidUsage, "sendbuff is ", send_cuda ? "CUDA" : "host", " memory but recvbuff is ",
+                recv_cuda ? "CUDA" : "host", " memory; both must be of one kind");
+  if (send_cuda || recv_cuda) {
+    if (!comm.engine)
+      throw_error(tdmInvalidUsage,
+                  "CUDA buffers on a communicator without a CUDA engine (some rank had no CUDA ",
+                  "device when the communicator was created, or this build has no CUDA)");
+    return true;
+  }
   if (stream != nullptr)
     throw_error(tdmInvalidUsage,
                 "a CUDA stream was passed with host buffers: host-memory operations run on the "
                 "CPU and complete before returning, so pass a NULL stream");
+  return false;
 }
 
 // Validates a call and returns it ready to submit. `send_blocks`/`recv_blocks`:
 // how many `count`-sized blocks each buffer spans on this rank (0 = unused).
 Call validate(CallKind kind, Comm& comm, const void* send, void* recv, size_t count,
               tdmDataType_t type, tdmRedOp_t op, int root, cudaStream_t stream) {
+  note_device_timeout(comm);
   if (comm.async_error.load() != tdmSuccess)
     throw_error(comm.async_error.load(), "the communicator failed earlier (", comm.async_error_text,
                 "); destroy or abort it");
@@ -272,8 +301,11 @@ Call validate(CallKind kind, Comm& comm, const void* send, void* recv, size_t co
   if (!in_place && s.overlaps(r))
     throw_error(tdmInvalidArgument, "sendbuff and recvbuff overlap without being the in-place ",
                 "form of ", call_name(kind), " (see the in-place rules in tandem.h)");
-  check_stream_and_memory(s.bytes ? send : nullptr, r.bytes ? recv : nullptr, stream);
+  const bool device =
+      check_stream_and_memory(comm, s.bytes ? send : nullptr, r.bytes ? recv : nullptr, stream);
   Call call;
+  call.device = device;
+  call.stream = stream;
   call.kind = kind;
   call.comm = &comm;
   call.send = send;
@@ -385,7 +417,6 @@ tdmResult_t init_rank(tdmComm_t* comm, int nranks, tdmUniqueId id, int rank, tdm
     if (config) copy = *config;
     auto init = [comm, nranks, id, rank, copy] {
       auto created = create_comm(id, nranks, rank, copy ? &*copy : nullptr);
-      created->cuda_device = mem::current_cuda_device();
       *comm = publish(std::move(created));
     };
     if (group::active())
@@ -430,8 +461,11 @@ TDM_EXPORT tdmResult_t tdmCommInitAll(tdmComm_t* comms, int ndev, const int* dev
     for (int i = 0; i < ndev; ++i)
       threads.emplace_back([&, i] {
         try {
+          // Each rank's thread works on its own device (the engine is set up on it).
+          const int device = devlist ? devlist[i] : (mem::cuda_device_count() > 0 ? i : -1);
+          if (device >= 0) mem::set_cuda_device(device);
           created[i] = create_comm(id, ndev, i, nullptr);
-          created[i]->cuda_device = devlist ? devlist[i] : (mem::cuda_device_count() > 0 ? i : -1);
+          created[i]->cuda_device = device;
         } catch (...) {
           errors[i] = std::current_exception();
         }
@@ -449,7 +483,6 @@ TDM_EXPORT tdmResult_t tdmCommInitWorld(tdmComm_t* comm, tdmConfig_t* config) {
     bootstrap::World world = bootstrap::resolve_world();
     TDM_INFO("INIT", "world from ", world.launcher, ": rank ", world.rank, " of ", world.nranks);
     auto created = create_comm(world.id, world.nranks, world.rank, config);
-    created->cuda_device = mem::current_cuda_device();
     *comm = publish(std::move(created));
   });
 }
@@ -487,6 +520,7 @@ TDM_EXPORT tdmResult_t tdmCommGetAsyncError(tdmComm_t comm, tdmResult_t* asyncEr
   return guarded("tdmCommGetAsyncError", [&] {
     Comm& c = checked(comm);
     check_not_null(asyncError, "asyncError");
+    note_device_timeout(c);
     *asyncError = c.async_error.load();
   });
 }
@@ -527,9 +561,10 @@ TDM_EXPORT tdmResult_t tdmRedOpCreatePreMulSum(tdmRedOp_t* op, void* scalar, tdm
     if (residence != tdmScalarDevice && residence != tdmScalarHostImmediate)
       throw_error(tdmInvalidArgument, "residence ", static_cast<int>(residence),
                   " is not a tdmScalarResidence_t");
-    if (mem::memory_type(scalar) == mem::MemoryType::kCuda)
-      throw_error(tdmInvalidUsage,
-                  "the premulsum scalar is in CUDA memory, which this build does not support yet");
+    if (residence == tdmScalarHostImmediate && mem::memory_type(scalar) == mem::MemoryType::kCuda)
+      throw_error(tdmInvalidArgument,
+                  "tdmScalarHostImmediate needs the scalar in host memory; use tdmScalarDevice for "
+                  "a scalar in CUDA memory");
     PremulSumOp created{datatype, residence, {}, nullptr};
     if (residence == tdmScalarHostImmediate)
       std::memcpy(created.value.data(), scalar, type_size(datatype));
@@ -671,5 +706,144 @@ TDM_EXPORT tdmResult_t tdmMemFree(void* ptr) {
       throw_error(tdmInvalidArgument, "pointer was not returned by tdmMemAlloc (or freed twice)");
     ::munmap(it->first, it->second);
     allocations().erase(it);
+  });
+}
+
+// ---- SHMEM (tandem/shmem.h) ----
+
+namespace {
+
+#if TANDEM_HAVE_CUDA
+cuda::Engine& engine_of(Comm& comm) {
+  if (!comm.engine)
+    throw_error(tdmInvalidUsage,
+                "this communicator has no symmetric heap: every rank needs a current CUDA device "
+                "when the communicator is created");
+  return *comm.engine;
+}
+#else
+[[noreturn]] void no_cuda() {
+  throw_error(tdmInvalidUsage, "this build of Tandem has no CUDA support, hence no symmetric heap");
+}
+#endif
+
+}  // namespace
+
+TDM_EXPORT tdmResult_t tdmShmemMalloc(tdmComm_t comm, size_t size, void** ptr) {
+  return guarded("tdmShmemMalloc", [&] {
+    Comm& c = checked(comm);
+    check_not_null(ptr, "ptr");
+#if TANDEM_HAVE_CUDA
+    Comm* comms[] = {&c};
+    InFlight busy(comms);
+    *ptr = engine_of(c).heap().allocate(size);
+#else
+    (void)c;
+    (void)size;
+    no_cuda();
+#endif
+  });
+}
+
+TDM_EXPORT tdmResult_t tdmShmemFree(tdmComm_t comm, void* ptr) {
+  return guarded("tdmShmemFree", [&] {
+    Comm& c = checked(comm);
+    if (ptr == nullptr) return;
+#if TANDEM_HAVE_CUDA
+    Comm* comms[] = {&c};
+    InFlight busy(comms);
+    engine_of(c).heap().release(ptr);
+#else
+    (void)c;
+    no_cuda();
+#endif
+  });
+}
+
+TDM_EXPORT tdmResult_t tdmShmemPtr(tdmComm_t comm, const void* ptr, int pe, void** peer_ptr) {
+  return guarded("tdmShmemPtr", [&] {
+    Comm& c = checked(comm);
+    check_not_null(peer_ptr, "peer_ptr");
+    check_rank_arg(c, pe, "pe");
+#if TANDEM_HAVE_CUDA
+    mem::SymmetricHeap& heap = engine_of(c).heap();
+    if (!heap.owns(ptr))
+      throw_error(tdmInvalidArgument, "pointer ", ptr, " is not inside a symmetric allocation");
+    *peer_ptr = heap.peer_pointer(ptr, pe);
+#else
+    (void)ptr;
+    no_cuda();
+#endif
+  });
+}
+
+TDM_EXPORT tdmResult_t tdmShmemGetDevice(tdmComm_t comm, tdmShmemDevice_t* handle) {
+  return guarded("tdmShmemGetDevice", [&] {
+    Comm& c = checked(comm);
+    check_not_null(handle, "handle");
+#if TANDEM_HAVE_CUDA
+    *handle = engine_of(c).shmem_handle();
+#else
+    (void)c;
+    no_cuda();
+#endif
+  });
+}
+
+TDM_EXPORT tdmResult_t tdmShmemBarrierOnStream(tdmComm_t comm, cudaStream_t stream) {
+  return guarded("tdmShmemBarrierOnStream", [&] {
+    Comm& c = checked(comm);
+#if TANDEM_HAVE_CUDA
+    TDM_CUDA(cuda::launch_shmem_barrier(engine_of(c).shmem_handle(), stream));
+#else
+    (void)c;
+    (void)stream;
+    no_cuda();
+#endif
+  });
+}
+
+TDM_EXPORT tdmResult_t tdmShmemSignalOnStream(tdmComm_t comm, uint64_t* sig_addr, uint64_t value,
+                                              tdmSignalOp_t op, int pe, cudaStream_t stream) {
+  return guarded("tdmShmemSignalOnStream", [&] {
+    Comm& c = checked(comm);
+    check_rank_arg(c, pe, "pe");
+    if (op != TDM_SIGNAL_SET && op != TDM_SIGNAL_ADD)
+      throw_error(tdmInvalidArgument, "signal op ", static_cast<int>(op), " is not a tdmSignalOp_t");
+#if TANDEM_HAVE_CUDA
+    cuda::Engine& e = engine_of(c);
+    if (!e.heap().owns(sig_addr))
+      throw_error(tdmInvalidArgument, "sig_addr is not inside a symmetric allocation");
+    if (!e.heap().reachable(pe))
+      throw_error(tdmInvalidUsage, "PE ", pe, " is not load/store reachable from this PE");
+    TDM_CUDA(cuda::launch_shmem_signal(e.shmem_handle(), sig_addr, value, op, pe, stream));
+#else
+    (void)c;
+    (void)sig_addr;
+    (void)value;
+    (void)stream;
+    no_cuda();
+#endif
+  });
+}
+
+TDM_EXPORT tdmResult_t tdmShmemWaitUntilOnStream(tdmComm_t comm, uint64_t* sig_addr, tdmCmp_t cmp,
+                                                 uint64_t value, cudaStream_t stream) {
+  return guarded("tdmShmemWaitUntilOnStream", [&] {
+    Comm& c = checked(comm);
+    if (cmp < TDM_CMP_EQ || cmp > TDM_CMP_GE)
+      throw_error(tdmInvalidArgument, "comparison ", static_cast<int>(cmp), " is not a tdmCmp_t");
+#if TANDEM_HAVE_CUDA
+    cuda::Engine& e = engine_of(c);
+    if (!e.heap().owns(sig_addr))
+      throw_error(tdmInvalidArgument, "sig_addr is not inside a symmetric allocation");
+    TDM_CUDA(cuda::launch_shmem_wait(e.shmem_handle(), sig_addr, cmp, value, stream));
+#else
+    (void)c;
+    (void)sig_addr;
+    (void)value;
+    (void)stream;
+    no_cuda();
+#endif
   });
 }

@@ -1,5 +1,7 @@
 #include "comm/comm.h"
 
+#include "collectives/cuda/engine.h"
+
 #include <sched.h>
 #include <unistd.h>
 
@@ -210,6 +212,13 @@ std::unique_ptr<Comm> create_comm(const tdmUniqueId& id, int nranks, int rank,
   comm->spin_before_yield =
       static_cast<unsigned>(env::get_int("TANDEM_SPIN", same_machine > cores ? 0 : 1000));
   connect_transports(*comm);
+  comm->cuda_device = mem::current_cuda_device();
+#if TANDEM_HAVE_CUDA
+  // The CUDA engine needs a device on every rank (its setup is collective).
+  bool every_rank_has_gpu = true;
+  for (const RankInfo& info : infos) every_rank_has_gpu = every_rank_has_gpu && info.gpu_busid[0];
+  if (every_rank_has_gpu && comm->cuda_device >= 0) comm->engine.reset(cuda::Engine::create(*comm).release());
+#endif
   if (log::enabled(log::Level::kInfo, "INIT")) {
     std::string choices, ring;
     for (int peer = 0; peer < nranks; ++peer)
@@ -257,8 +266,17 @@ std::unique_ptr<Comm> split_comm(Comm& parent, int color, int key, const tdmConf
   inherited.blocking = parent.blocking ? 1 : 0;
   auto child =
       create_comm(id, static_cast<int>(members.size()), new_rank, config ? config : &inherited);
-  child->cuda_device = parent.cuda_device;
   return child;
 }
 
+}  // namespace tdm
+
+namespace tdm {
+void EngineDeleter::operator()(cuda::Engine* engine) const {
+#if TANDEM_HAVE_CUDA
+  delete engine;
+#else
+  (void)engine;
+#endif
+}
 }  // namespace tdm

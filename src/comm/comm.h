@@ -17,6 +17,14 @@
 
 namespace tdm {
 
+namespace cuda {
+class Engine;
+}
+// Out of line, so users of Comm need not see the CUDA engine's definition.
+struct EngineDeleter {
+  void operator()(cuda::Engine* engine) const;
+};
+
 struct PremulSumOp {
   tdmDataType_t type;
   tdmScalarResidence_t residence;
@@ -66,6 +74,10 @@ struct Comm {
     int32_t shm_disable;          // TANDEM_SHM_DISABLE: sockets between local ranks too
     int32_t padding;
   } tuning{};
+
+  // CUDA engine (symmetric heap, kernels): created at init when every rank
+  // has a CUDA device; null otherwise.
+  std::unique_ptr<cuda::Engine, EngineDeleter> engine;
 
   std::mutex ops_mutex;
   std::map<int, PremulSumOp> custom_ops;  // key: tdmRedOp_t value

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "collectives/algorithms.h"
+#include "collectives/cuda/engine.h"
 #include "collectives/host/executor.h"
 #include "comm/comm.h"
 #include "util/error.h"
@@ -74,7 +75,40 @@ void end_with(const Wrapper& wrap) {
   wrap(comms, [&] { run(state.calls); });
 }
 
-void run(std::span<const Call> calls) {
+namespace {
+
+bool is_p2p(const Call& call) { return call.kind == CallKind::kSend || call.kind == CallKind::kRecv; }
+
+// CUDA buffers: collectives are enqueued in call order; a communicator's sends
+// and receives become one launch, at the place of its first one.
+void enqueue_device(std::span<const Call> calls) {
+#if TANDEM_HAVE_CUDA
+  std::vector<Comm*> p2p_done;
+  for (const Call& call : calls) {
+    if (!is_p2p(call)) {
+      call.comm->engine->enqueue(call);
+      continue;
+    }
+    if (std::find(p2p_done.begin(), p2p_done.end(), call.comm) != p2p_done.end()) continue;
+    p2p_done.push_back(call.comm);
+    std::vector<Call> p2p;
+    for (const Call& c : calls)
+      if (c.comm == call.comm && is_p2p(c)) p2p.push_back(c);
+    call.comm->engine->enqueue_p2p(p2p);
+  }
+#else
+  if (!calls.empty()) throw_error(tdmInvalidUsage, "this build of Tandem has no CUDA engine");
+#endif
+}
+
+}  // namespace
+
+void run(std::span<const Call> all) {
+  std::vector<Call> device_calls, host_calls;
+  for (const Call& call : all) (call.device ? device_calls : host_calls).push_back(call);
+  enqueue_device(device_calls);
+  if (host_calls.empty()) return;
+  std::span<const Call> calls(host_calls);
   // One queue of plans per communicator, in order of first appearance.
   std::vector<Comm*> comms;
   for (const Call& call : calls)

@@ -35,6 +35,14 @@ int current_cuda_device() {
 #endif
 }
 
+void set_cuda_device(int device) {
+#if TANDEM_HAVE_CUDA
+  if (cuda_device_count() > 0 && cudaSetDevice(device) != cudaSuccess) cudaGetLastError();
+#else
+  (void)device;
+#endif
+}
+
 void cuda_device_busid(char* out, int size) {
   out[0] = '\0';
 #if TANDEM_HAVE_CUDA

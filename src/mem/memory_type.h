@@ -11,6 +11,8 @@ MemoryType memory_type(const void* ptr);
 int cuda_device_count();
 // The calling thread's current CUDA device, or -1.
 int current_cuda_device();
+// Makes `device` current for the calling thread (no-op without CUDA devices).
+void set_cuda_device(int device);
 // PCI bus id ("0000:1b:00.0", lower case) of the current CUDA device into
 // `out`; an empty string without one.
 void cuda_device_busid(char* out, int size);

@@ -1,0 +1,245 @@
+#include "collectives/cuda/engine.h"
+
+#if TANDEM_HAVE_CUDA
+#include <algorithm>
+#include <cstring>
+
+#include "collectives/cuda/launch.h"
+#include "comm/comm.h"
+#include "mem/memory_type.h"
+#include "transports/p2p/cuda_driver.h"
+#include "util/dtype.h"
+#include "util/env.h"
+#include "util/error.h"
+#include "util/log.h"
+
+namespace tdm::cuda {
+
+namespace {
+
+size_t align_up(size_t x, size_t to) { return (x + to - 1) / to * to; }
+
+// Settings that shape buffers and piece schedules: rank 0's environment wins.
+struct Settings {
+  uint64_t ll_max_bytes;  // TANDEM_CUDA_LL_MAX_BYTES
+  uint64_t slot_bytes;    // TANDEM_CUDA_SLOT_BYTES
+  int32_t depth;          // TANDEM_CUDA_DEPTH
+  int32_t channels;       // TANDEM_CUDA_MAX_BLOCKS
+};
+
+// Current device switched to `device` for the scope (the engine may be
+// called from a thread whose current device differs).
+class DeviceScope {
+ public:
+  explicit DeviceScope(int device) {
+    cudaGetDevice(&previous_);
+    if (previous_ != device) TDM_CUDA(cudaSetDevice(device));
+  }
+  ~DeviceScope() {
+    int now = -1;
+    cudaGetDevice(&now);
+    if (now != previous_) cudaSetDevice(previous_);
+  }
+
+ private:
+  int previous_ = -1;
+};
+
+}  // namespace
+
+std::unique_ptr<Engine> Engine::create(Comm& comm) {
+  std::unique_ptr<Engine> engine(new Engine(comm));
+  Engine& e = *engine;
+  DeviceScope scope(comm.cuda_device);
+  Settings mine{};
+  mine.ll_max_bytes = align_up(env::get_size("TANDEM_CUDA_LL_MAX_BYTES", 256 << 10), 8);
+  mine.slot_bytes =
+      std::max<uint64_t>(align_up(env::get_size("TANDEM_CUDA_SLOT_BYTES", 256 << 10), 256), 256);
+  mine.depth = static_cast<int32_t>(std::clamp<int64_t>(env::get_int("TANDEM_CUDA_DEPTH", 2), 1, 16));
+  mine.channels = static_cast<int32_t>(
+      std::clamp<int64_t>(env::get_int("TANDEM_CUDA_MAX_BLOCKS", 32), 1, kMaxChannels));
+  const Settings s = comm.boot->allgather_value(mine)[0];
+
+  e.heap_ = mem::SymmetricHeap::create(comm);
+  const size_t n = comm.nranks, C = s.channels;
+  // Internal region: SHMEM barrier counters, channel counters, LL lines, slots.
+  size_t at = 0;
+  auto take = [&](size_t bytes) {
+    const size_t offset = at;
+    at = align_up(at + bytes, 256);
+    return offset;
+  };
+  const size_t barrier = take(n * 8);
+  const size_t ready = take(C * n * 8);
+  const size_t ack = take(C * n * 8);
+  const size_t ll_lines = s.ll_max_bytes / 8;
+  const size_t ll = take(2 * n * ll_lines * 16);
+  const size_t slots = take(C * n * s.depth * s.slot_bytes);
+  e.internal_ = e.heap_->allocate(at);
+  TDM_CUDA(cudaMemset(e.internal_, 0, at));
+
+  const size_t base = static_cast<size_t>(static_cast<char*>(e.internal_) - e.heap_->base());
+  e.barrier_offset_ = base + barrier;
+  // Device-local state: LL counter, channel counters, SHMEM epoch and grid barrier.
+  const size_t local_bytes = 64 + 2 * C * n * 8 + 64;
+  TDM_CUDA(cudaMalloc(&e.local_state_, local_bytes));
+  TDM_CUDA(cudaMemset(e.local_state_, 0, local_bytes));
+  void* error_host = nullptr;
+  TDM_CUDA(cudaHostAlloc(&error_host, sizeof(int), cudaHostAllocMapped));
+  e.error_word_ = static_cast<volatile int*>(error_host);
+  *e.error_word_ = 0;
+  TDM_CUDA(cudaHostGetDevicePointer(reinterpret_cast<void**>(&e.error_device_), error_host, 0));
+  TDM_CUDA(cudaDeviceSynchronize());
+  comm.boot->barrier();  // every rank's internal region is zero before anyone writes to it
+
+  auto* local = static_cast<char*>(e.local_state_);
+  const tdmShmemDevice_t h = e.heap_->device_handle();
+  DevComm& d = e.dev_;
+  d.rank = comm.rank;
+  d.nranks = comm.nranks;
+  d.heap = h.heap;
+  d.peer_stride = h.peer_stride;
+  d.peer_heaps = h.peer_heaps;
+  d.ll_offset = base + ll;
+  d.ll_lines = ll_lines;
+  d.slots_offset = base + slots;
+  d.slot_bytes = s.slot_bytes;
+  d.depth = s.depth;
+  d.channels = s.channels;
+  d.ready_offset = base + ready;
+  d.ack_offset = base + ack;
+  d.ll_counter = reinterpret_cast<uint32_t*>(local);
+  d.sent = reinterpret_cast<uint64_t*>(local + 64);
+  d.received = reinterpret_cast<uint64_t*>(local + 64 + C * n * 8);
+  e.shmem_local_ = reinterpret_cast<uint64_t*>(local + 64 + 2 * C * n * 8);
+  const double timeout = env::timeout_seconds();
+  d.timeout_ns = timeout > 0 ? static_cast<unsigned long long>(timeout * 1e9) : 0;
+  d.error = e.error_device_;
+  e.ll_max_bytes_ = s.ll_max_bytes;
+  e.p2p_channels_ = std::max(1, s.channels / 4);
+  TDM_INFO("CUDA", "engine on device ", comm.cuda_device, ": LL up to ", s.ll_max_bytes,
+           " bytes, ", s.channels, " channels of ", s.depth, " x ", s.slot_bytes, "-byte slots");
+  return engine;
+}
+
+Engine::~Engine() {
+  // Kernels may still use the buffers: wait for the device, then free.
+  cudaDeviceSynchronize();
+  if (local_state_) cudaFree(local_state_);
+  if (error_word_) cudaFreeHost(const_cast<int*>(error_word_));
+  cudaGetLastError();
+}
+
+tdmShmemDevice_t Engine::shmem_handle() const {
+  tdmShmemDevice_t h = heap_->device_handle();
+  h.internal_barrier = reinterpret_cast<uint64_t*>(heap_->base() + barrier_offset_);
+  h.internal_local = shmem_local_;
+  h.timeout_ns = dev_.timeout_ns;
+  h.internal_error = error_device_;
+  return h;
+}
+
+void Engine::check_reachable(const char* what) const {
+  if (comm_.nranks > kMaxRanks)
+    throw_error(tdmInvalidUsage, what, " on CUDA buffers supports up to ", kMaxRanks,
+                " ranks in this version; the communicator has ", comm_.nranks);
+  for (int r = 0; r < comm_.nranks; ++r)
+    if (!heap_->reachable(r))
+      throw_error(tdmInvalidUsage, what, " on CUDA buffers needs every rank on this host (rank ",
+                  r, " is on another host; network transports for GPU memory are not built yet)");
+  if (timed_out())
+    throw_error(tdmRemoteError, "a device wait gave up after TANDEM_TIMEOUT; the CUDA context ",
+                "is lost: abort the communicator");
+}
+
+void Engine::enqueue(const Call& call) {
+  check_reachable(call_name(call.kind));
+  if (call.count == 0) return;
+  DeviceScope scope(comm_.cuda_device);
+  CollArgs a{};
+  a.kind = static_cast<int>(call.kind);
+  a.type = static_cast<int>(call.type);
+  a.root = call.root;
+  a.send = call.send;
+  a.recv = call.recv;
+  a.count = call.count;
+  a.channels = dev_.channels;
+  switch (call.op) {
+    case tdmSum:
+      a.red = RedKind::kSum;
+      break;
+    case tdmProd:
+      a.red = RedKind::kProd;
+      break;
+    case tdmMax:
+      a.red = RedKind::kMax;
+      break;
+    case tdmMin:
+      a.red = RedKind::kMin;
+      break;
+    case tdmAvg:
+      a.red = RedKind::kSum;
+      a.divisor = comm_.nranks;
+      break;
+    default:  // premulsum: the scalar as resolved by the API
+      a.red = RedKind::kSum;
+      a.premul = 1;
+      if (call.scalar_pointer && mem::memory_type(call.scalar_pointer) == mem::MemoryType::kCuda)
+        a.scalar_ptr = call.scalar_pointer;  // read by the kernel, in stream order
+      else if (call.scalar_pointer)
+        std::memcpy(&a.scalar_bits, call.scalar_pointer, type_size(call.type));
+      else
+        std::memcpy(&a.scalar_bits, call.scalar.data(), type_size(call.type));
+  }
+  const size_t message = call.count * type_size(call.type);
+  const bool ll_kind = call.kind == CallKind::kAllReduce || call.kind == CallKind::kReduceScatter ||
+                       call.kind == CallKind::kAllGather || call.kind == CallKind::kAlltoAll;
+  const bool ll = ll_kind && message <= ll_max_bytes_;
+  TDM_TRACE("CUDA", call_name(call.kind), " of ", message, " bytes via ", ll ? "LL" : "bulk");
+  TDM_CUDA(ll ? launch_ll(dev_, a, call.stream) : launch_bulk(dev_, a, call.stream));
+}
+
+void Engine::enqueue_p2p(std::span<const Call> calls) {
+  if (calls.empty()) return;
+  DeviceScope scope(comm_.cuda_device);
+  cudaStream_t stream = calls.front().stream;
+  for (const Call& c : calls)
+    if (c.stream != stream)
+      throw_error(tdmInvalidUsage, "sends and receives of one group on one communicator must ",
+                  "use the same stream on CUDA buffers");
+  P2pArgs args{};
+  args.channels = p2p_channels_;
+  std::vector<const Call*> self_sends, self_recvs;
+  for (const Call& c : calls) {
+    const size_t bytes = c.count * type_size(c.type);
+    if (c.root == comm_.rank) {
+      (c.kind == CallKind::kSend ? self_sends : self_recvs).push_back(&c);
+      continue;
+    }
+    if (bytes == 0) continue;
+    if (args.nops == kMaxP2pOps)
+      throw_error(tdmInvalidUsage, "more than ", kMaxP2pOps,
+                  " sends and receives to other ranks in one group on CUDA buffers");
+    P2pOp& op = args.ops[args.nops++];
+    op.peer = c.root;
+    op.is_send = c.kind == CallKind::kSend;
+    op.buffer = static_cast<char*>(c.kind == CallKind::kSend ? const_cast<void*>(c.send) : c.recv);
+    op.bytes = bytes;
+  }
+  if (self_sends.size() != self_recvs.size())
+    throw_error(tdmInvalidUsage, "a send to self needs a matching receive from self in the group");
+  if (args.nops > 0) check_reachable("send/recv");
+  for (size_t i = 0; i < self_sends.size(); ++i) {
+    const size_t bytes = self_sends[i]->count * type_size(self_sends[i]->type);
+    if (bytes != self_recvs[i]->count * type_size(self_recvs[i]->type))
+      throw_error(tdmInvalidArgument, "send to self of ", bytes,
+                  " bytes does not match the receive from self");
+    if (bytes)
+      TDM_CUDA(cudaMemcpyAsync(self_recvs[i]->recv, self_sends[i]->send, bytes,
+                               cudaMemcpyDeviceToDevice, stream));
+  }
+  if (args.nops > 0) TDM_CUDA(launch_p2p(dev_, args, stream));
+}
+
+}  // namespace tdm::cuda
+#endif

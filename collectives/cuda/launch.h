@@ -1,0 +1,40 @@
+// Host entry points of the collective kernels (compiled by nvcc, called by
+// the engine). Each enqueues one kernel on `stream` and returns its launch error.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include "collectives/cuda/dev_comm.h"
+#include "tandem/shmem.h"
+
+namespace tdm::cuda {
+
+// Kinds as numbered in collectives/call.h (CallKind).
+enum KernelKind : int {
+  kKindAllReduce = 0,
+  kKindBroadcast = 1,
+  kKindReduce = 2,
+  kKindAllGather = 3,
+  kKindReduceScatter = 4,
+  kKindAlltoAll = 5,
+  kKindGather = 6,
+  kKindScatter = 7,
+};
+
+// Low-latency one-shot kernels: allreduce and reduce-scatter (reducing),
+// allgather and all-to-all (moving). Every rank sends to and receives from
+// every other rank in each of them (the LL buffers' reuse relies on it).
+cudaError_t launch_ll(const DevComm& c, const CollArgs& a, cudaStream_t stream);
+// Pipelined bandwidth kernels over the channels: every collective kind.
+cudaError_t launch_bulk(const DevComm& c, const CollArgs& a, cudaStream_t stream);
+// Grouped sends and receives to other ranks (self copies are done by the caller).
+cudaError_t launch_p2p(const DevComm& c, const P2pArgs& a, cudaStream_t stream);
+
+// SHMEM stream helpers (tandem/shmem.h).
+cudaError_t launch_shmem_barrier(const tdmShmemDevice_t& sh, cudaStream_t stream);
+cudaError_t launch_shmem_signal(const tdmShmemDevice_t& sh, uint64_t* sig, uint64_t value,
+                                tdmSignalOp_t op, int pe, cudaStream_t stream);
+cudaError_t launch_shmem_wait(const tdmShmemDevice_t& sh, uint64_t* sig, tdmCmp_t cmp,
+                              uint64_t value, cudaStream_t stream);
+
+}  // namespace tdm::cuda
