@@ -18,6 +18,7 @@
 #include "collectives/cuda/engine.h"
 #if TANDEM_HAVE_CUDA
 #include "collectives/cuda/launch.h"
+#include "mem/registration.h"
 #include "transports/p2p/cuda_driver.h"
 #endif
 #include "comm/comm.h"
@@ -688,7 +689,13 @@ TDM_EXPORT tdmResult_t tdmMemAlloc(void** ptr, size_t size) {
   return guarded("tdmMemAlloc", [&] {
     check_not_null(ptr, "ptr");
     if (size == 0) throw_error(tdmInvalidArgument, "size must be positive");
-    // Host build: page-aligned host memory, suitable for registration later.
+#if TANDEM_HAVE_CUDA
+    // With a device: cuMem memory that windows can share through POSIX FDs.
+    if (mem::current_cuda_device() >= 0) {
+      *ptr = mem::vmm_alloc(size);
+      return;
+    }
+#endif
     void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) throw_system_error("mmap of " + std::to_string(size) + " bytes", errno);
     std::lock_guard lock(allocations_mutex());
@@ -700,12 +707,154 @@ TDM_EXPORT tdmResult_t tdmMemAlloc(void** ptr, size_t size) {
 TDM_EXPORT tdmResult_t tdmMemFree(void* ptr) {
   return guarded("tdmMemFree", [&] {
     if (ptr == nullptr) return;
+#if TANDEM_HAVE_CUDA
+    if (mem::vmm_free(ptr)) return;
+#endif
     std::lock_guard lock(allocations_mutex());
     auto it = allocations().find(ptr);
     if (it == allocations().end())
       throw_error(tdmInvalidArgument, "pointer was not returned by tdmMemAlloc (or freed twice)");
     ::munmap(it->first, it->second);
     allocations().erase(it);
+  });
+}
+
+// ---- registration and windows ----
+
+namespace {
+
+#if TANDEM_HAVE_CUDA
+struct Registration {
+  Comm* comm;
+  void* buff;
+  size_t size;
+  mem::Export how;
+};
+#endif
+
+struct Registrations {
+  std::mutex mutex;
+  std::unordered_set<void*> handles;  // Registration* and mem::Window*
+};
+Registrations& registrations() {
+  static Registrations* r = new Registrations();
+  return *r;
+}
+
+}  // namespace
+
+TDM_EXPORT tdmResult_t tdmCommRegister(const tdmComm_t comm, void* buff, size_t size,
+                                       void** handle) {
+  return guarded("tdmCommRegister", [&] {
+    Comm& c = checked(comm);
+    check_not_null(buff, "buff");
+    check_not_null(handle, "handle");
+    if (size == 0) throw_error(tdmInvalidArgument, "size must be positive");
+#if TANDEM_HAVE_CUDA
+    auto reg = std::make_unique<Registration>(Registration{&c, buff, size, mem::describe(buff, size)});
+    std::lock_guard lock(registrations().mutex);
+    registrations().handles.insert(reg.get());
+    *handle = reg.release();
+#else
+    (void)c;
+    throw_error(tdmInvalidUsage, "registration needs CUDA memory; this build has no CUDA");
+#endif
+  });
+}
+
+TDM_EXPORT tdmResult_t tdmCommDeregister(const tdmComm_t comm, void* handle) {
+  return guarded("tdmCommDeregister", [&] {
+    Comm& c = checked(comm);
+    check_not_null(handle, "handle");
+#if TANDEM_HAVE_CUDA
+    std::lock_guard lock(registrations().mutex);
+    if (!registrations().handles.count(handle) || static_cast<Registration*>(handle)->comm != &c)
+      throw_error(tdmInvalidArgument, "handle is not a live registration of this communicator");
+    registrations().handles.erase(handle);
+    std::unique_ptr<Registration> owned(static_cast<Registration*>(handle));
+#else
+    (void)c;
+    throw_error(tdmInvalidArgument, "handle is not a live registration of this communicator");
+#endif
+  });
+}
+
+TDM_EXPORT tdmResult_t tdmCommWindowRegister(tdmComm_t comm, void* buff, size_t size,
+                                             tdmWindow_t* win, int winFlags) {
+  return guarded("tdmCommWindowRegister", [&] {
+    Comm& c = checked(comm);
+    check_not_null(buff, "buff");
+    check_not_null(win, "win");
+    if (size == 0) throw_error(tdmInvalidArgument, "size must be positive");
+    if (winFlags != TDM_WIN_DEFAULT && winFlags != TDM_WIN_COLL_SYMMETRIC)
+      throw_error(tdmInvalidArgument, "winFlags ", winFlags, " is not a TDM_WIN_* value");
+#if TANDEM_HAVE_CUDA
+    Comm* comms[] = {&c};
+    InFlight busy(comms);
+    auto window = mem::Window::create(c, buff, size);
+    std::lock_guard lock(registrations().mutex);
+    registrations().handles.insert(window.get());
+    *win = reinterpret_cast<tdmWindow_t>(window.release());
+#else
+    (void)c;
+    throw_error(tdmInvalidUsage, "windows need CUDA memory; this build has no CUDA");
+#endif
+  });
+}
+
+#if TANDEM_HAVE_CUDA
+namespace {
+mem::Window& checked_window(tdmWindow_t win) {
+  check_not_null(win, "win");
+  std::lock_guard lock(registrations().mutex);
+  if (!registrations().handles.count(win))
+    throw_error(tdmInvalidArgument, "win is not a live window");
+  return *reinterpret_cast<mem::Window*>(win);
+}
+}  // namespace
+#endif
+
+TDM_EXPORT tdmResult_t tdmCommWindowDeregister(tdmComm_t comm, tdmWindow_t win) {
+  return guarded("tdmCommWindowDeregister", [&] {
+    Comm& c = checked(comm);
+#if TANDEM_HAVE_CUDA
+    mem::Window& w = checked_window(win);
+    if (&w.comm() != &c) throw_error(tdmInvalidArgument, "win belongs to another communicator");
+    c.boot->barrier();  // collective: no peer still writes through it
+    std::lock_guard lock(registrations().mutex);
+    registrations().handles.erase(win);
+    std::unique_ptr<mem::Window> owned(&w);
+#else
+    (void)c;
+    (void)win;
+    throw_error(tdmInvalidArgument, "win is not a live window");
+#endif
+  });
+}
+
+TDM_EXPORT tdmResult_t tdmWindowPeerPointer(tdmWindow_t win, int peer, size_t offset, void** ptr) {
+  return guarded("tdmWindowPeerPointer", [&] {
+    check_not_null(ptr, "ptr");
+#if TANDEM_HAVE_CUDA
+    *ptr = checked_window(win).peer(peer, offset);
+#else
+    (void)win;
+    (void)peer;
+    (void)offset;
+    throw_error(tdmInvalidArgument, "win is not a live window");
+#endif
+  });
+}
+
+TDM_EXPORT tdmResult_t tdmWindowGetDevice(tdmWindow_t win, tdmWindowDevice_t* handle) {
+  return guarded("tdmWindowGetDevice", [&] {
+    check_not_null(handle, "handle");
+#if TANDEM_HAVE_CUDA
+    *handle = checked_window(win).device_handle();
+#else
+    (void)win;
+    throw_error(tdmInvalidArgument, "win is not a live window");
+#endif
   });
 }
 

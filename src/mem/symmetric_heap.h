@@ -55,6 +55,10 @@ class SymmetricHeap {
   tdmShmemDevice_t device_handle() const;
   // Ranks on this host (including this one), ascending.
   const std::vector<int>& local_ranks() const { return local_ranks_; }
+  // The communicator's fd-passing socket and a fresh tag for one exchange
+  // (window registration shares them).
+  p2p::FdPassing& fd_passing() { return *fds_; }
+  uint64_t next_tag() { return next_tag_++; }
 
  private:
   explicit SymmetricHeap(Comm& comm) : comm_(comm) {}
