@@ -16,7 +16,7 @@ class AllReduceTest final : public Test {
   }
   double busFactor(int nranks) const override { return 2.0 * (nranks - 1) / nranks; }
   tdmResult_t run(const Call& c) const override {
-    return tdmAllReduce(c.send, c.recv, c.count, c.type, c.op, c.comm, nullptr);
+    return c.lib->allReduce(c.send, c.recv, c.count, c.type, c.op, c.stream);
   }
   size_t checkCount(int /*rank*/, int /*nranks*/, int /*root*/, size_t param) const override {
     return param;

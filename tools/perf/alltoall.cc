@@ -18,7 +18,7 @@ class AlltoAllTest final : public Test {
   }
   double busFactor(int nranks) const override { return (nranks - 1.0) / nranks; }
   tdmResult_t run(const Call& c) const override {
-    return tdmAlltoAll(c.send, c.recv, c.count, c.type, c.comm, nullptr);
+    return c.lib->alltoAll(c.send, c.recv, c.count, c.type, c.stream);
   }
   size_t checkCount(int /*rank*/, int nranks, int /*root*/, size_t param) const override {
     return param * nranks;

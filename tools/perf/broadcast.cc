@@ -16,7 +16,7 @@ class BroadcastTest final : public Test {
   }
   double busFactor(int /*nranks*/) const override { return 1.0; }
   tdmResult_t run(const Call& c) const override {
-    return tdmBroadcast(c.send, c.recv, c.count, c.type, c.root, c.comm, nullptr);
+    return c.lib->broadcast(c.send, c.recv, c.count, c.type, c.root, c.stream);
   }
   size_t checkCount(int /*rank*/, int /*nranks*/, int /*root*/, size_t param) const override {
     return param;

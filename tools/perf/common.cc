@@ -21,6 +21,11 @@
 #include <utility>
 #include <vector>
 
+#if TANDEM_HAVE_CUDA
+#include "device.h"
+#include "nccl_peer.h"
+#endif
+
 namespace tandem::perf {
 namespace {
 
@@ -363,6 +368,9 @@ class DataModel {
 // Options
 // ---------------------------------------------------------------------------
 
+// Buffer memory: kAuto is CUDA when a device is visible, else host.
+enum class Mem { kAuto, kHost, kCuda };
+
 struct Options {
   size_t minBytes = 32 << 20;
   size_t maxBytes = 32 << 20;
@@ -380,7 +388,8 @@ struct Options {
   int graph = 0;
   int cycles = 1;
   int parallelInit = 0;
-  bool mpi = false;
+  bool mpi = false;  // -M 1: compare with MPI (host memory) or NCCL (CUDA memory)
+  Mem mem = Mem::kAuto;
 };
 
 std::optional<size_t> parseSize(const char* s) {
@@ -421,7 +430,7 @@ void usage(const char* prog) {
   std::printf(
       "USAGE: %s\n"
       "\t[-t,--nthreads <num threads>] (1 only)\n"
-      "\t[-g,--ngpus <gpus per thread>] (1 only)\n"
+      "\t[-g,--ngpus <gpus per thread>] (1 only: one process per GPU)\n"
       "\t[-b,--minbytes <min size in bytes, K/M/G suffixes>]\n"
       "\t[-e,--maxbytes <max size in bytes, K/M/G suffixes>]\n"
       "\t[-i,--stepbytes <increment size>]\n"
@@ -436,11 +445,13 @@ void usage(const char* prog) {
       "\t[-d,--datatype <int8/uint8/int32/uint32/int64/uint64/half/float/double/bfloat16/"
       "f8e4m3/f8e5m2/all>]\n"
       "\t[-r,--root <root, -1 = all roots>]\n"
-      "\t[-z,--blocking <0/1>]\n"
-      "\t[-G,--cudagraph <num graph launches>] (no effect with host buffers)\n"
+      "\t[-z,--blocking <0/1>] synchronize (and barrier) after every collective\n"
+      "\t[-G,--cudagraph <num graph launches>] capture the -n iterations in one CUDA graph and\n"
+      "\t\tlaunch it this many times (CUDA memory only)\n"
       "\t[-a,--average <0/1/2/3> report average iteration time <0=RANK0/1=AVG/2=MIN/3=MAX>]\n"
-      "\t[-M,--mpi <0/1> also time MPI's equivalent on the same buffers]\n"
-      "\t[--mem <host>] buffer memory\n"
+      "\t[-M,--mpi <0/1> also time the peer library on the same buffers: MPI on host memory,\n"
+      "\t\tNCCL on CUDA memory (libnccl.so.2 or $TANDEM_NCCL_LIBRARY)]\n"
+      "\t[--mem <host/cuda>] buffer memory (default: cuda when a GPU is visible, else host)\n"
       "\t[-h,--help]\n",
       prog);
 }
@@ -492,9 +503,19 @@ std::optional<int> parseOptions(int argc, char** argv, const char* prog, Options
     if (c == -1) break;
     switch (c) {
       case 't':
-      case 'g':
-        if (!intArg(c == 't' ? "nthreads" : "ngpus", 1, 1, &one)) return 1;
+        if (!intArg("nthreads", 1, 1, &one)) return 1;
         break;
+      case 'g': {
+        const auto v = parseInt(optarg);
+        if (!v || *v != 1) {
+          std::fprintf(stderr,
+                       "%s: -g %s: each process drives one GPU here (its local rank modulo the "
+                       "GPU count); run one process per GPU (e.g. mpirun -np <GPUs>) with -g 1\n",
+                       prog, optarg);
+          return 1;
+        }
+        break;
+      }
       case 'b':
       case 'e': {
         const auto v = parseSize(optarg);
@@ -579,12 +600,12 @@ std::optional<int> parseOptions(int argc, char** argv, const char* prog, Options
       case 'T':
       case 'C':
         break;  // nccl-tests' stream_null, timeout, report_cputime: no meaning here
-      case kMemOption:
-        if (std::string_view(optarg) != "host") {
-          std::fprintf(stderr, "%s: --mem %s is not supported yet (host only)\n", prog, optarg);
-          return 1;
-        }
+      case kMemOption: {
+        const std::string_view m = optarg;
+        if (m != "host" && m != "cuda") return bad("mem (host or cuda)", optarg);
+        o->mem = m == "host" ? Mem::kHost : Mem::kCuda;
         break;
+      }
       case 'h':
         usage(prog);
         return 0;
@@ -624,6 +645,79 @@ void checkTdm(tdmResult_t r, tdmComm_t comm, const char* what, const char* file,
 }
 
 #define TDMCHECK(comm, call) checkTdm((call), (comm), #call, __FILE__, __LINE__)
+
+// A call to the library under test or to the peer, reported with its name.
+void checkLib(const Lib& lib, tdmResult_t r, const char* what, const char* file, int line) {
+  if (r == tdmSuccess) return;
+  char msg[1024];
+  std::snprintf(msg, sizeof msg, "%s failure %s:%d %s: %s", lib.name(), file, line, what,
+                lib.describe(r).c_str());
+  throw PerfError(msg);
+}
+
+#define LIBCHECK(lib, call) checkLib((lib), (call), #call, __FILE__, __LINE__)
+
+// Tandem through the Lib interface the tests call.
+class TandemLib final : public Lib {
+ public:
+  explicit TandemLib(tdmComm_t comm) : comm_(comm) {}
+  const char* name() const override { return "Tandem"; }
+  std::string describe(tdmResult_t r) const override {
+    const char* last = tdmGetLastError(comm_);
+    return std::string("'") + tdmGetErrorString(r) + "' (" + (last && *last ? last : "no detail") +
+           ")";
+  }
+  tdmResult_t allReduce(const void* send, void* recv, size_t count, tdmDataType_t type,
+                        tdmRedOp_t op, cudaStream_t stream) const override {
+    return tdmAllReduce(send, recv, count, type, op, comm_, stream);
+  }
+  tdmResult_t broadcast(const void* send, void* recv, size_t count, tdmDataType_t type, int root,
+                        cudaStream_t stream) const override {
+    return tdmBroadcast(send, recv, count, type, root, comm_, stream);
+  }
+  tdmResult_t reduce(const void* send, void* recv, size_t count, tdmDataType_t type, tdmRedOp_t op,
+                     int root, cudaStream_t stream) const override {
+    return tdmReduce(send, recv, count, type, op, root, comm_, stream);
+  }
+  tdmResult_t allGather(const void* send, void* recv, size_t count, tdmDataType_t type,
+                        cudaStream_t stream) const override {
+    return tdmAllGather(send, recv, count, type, comm_, stream);
+  }
+  tdmResult_t reduceScatter(const void* send, void* recv, size_t count, tdmDataType_t type,
+                            tdmRedOp_t op, cudaStream_t stream) const override {
+    return tdmReduceScatter(send, recv, count, type, op, comm_, stream);
+  }
+  tdmResult_t alltoAll(const void* send, void* recv, size_t count, tdmDataType_t type,
+                       cudaStream_t stream) const override {
+    return tdmAlltoAll(send, recv, count, type, comm_, stream);
+  }
+  tdmResult_t gather(const void* send, void* recv, size_t count, tdmDataType_t type, int root,
+                     cudaStream_t stream) const override {
+    return tdmGather(send, recv, count, type, root, comm_, stream);
+  }
+  tdmResult_t scatter(const void* send, void* recv, size_t count, tdmDataType_t type, int root,
+                      cudaStream_t stream) const override {
+    return tdmScatter(send, recv, count, type, root, comm_, stream);
+  }
+  tdmResult_t send(const void* buf, size_t count, tdmDataType_t type, int peer,
+                   cudaStream_t stream) const override {
+    return tdmSend(buf, count, type, peer, comm_, stream);
+  }
+  tdmResult_t recv(void* buf, size_t count, tdmDataType_t type, int peer,
+                   cudaStream_t stream) const override {
+    return tdmRecv(buf, count, type, peer, comm_, stream);
+  }
+  tdmResult_t groupStart() const override { return tdmGroupStart(); }
+  tdmResult_t groupEnd() const override { return tdmGroupEnd(); }
+  tdmResult_t redOpCreatePreMulSum(tdmRedOp_t* op, void* scalar,
+                                   tdmDataType_t type) const override {
+    return tdmRedOpCreatePreMulSum(op, scalar, type, tdmScalarHostImmediate, comm_);
+  }
+  tdmResult_t redOpDestroy(tdmRedOp_t op) const override { return tdmRedOpDestroy(op, comm_); }
+
+ private:
+  tdmComm_t comm_;
+};
 
 class Comm {
  public:
@@ -665,28 +759,28 @@ HostBuffer allocHost(size_t bytes) {
 // returned, even inside a group).
 class ScopedOp {
  public:
-  ScopedOp(int opIndex, const TypeInfo& t, int rank, tdmComm_t comm) : comm_(comm) {
+  ScopedOp(int opIndex, const TypeInfo& t, int rank, const Lib& lib) : lib_(lib) {
     if (opIndex != kPreMulSum) {
       op_ = static_cast<tdmRedOp_t>(opIndex);
       return;
     }
     uint64_t scalar = t.kind == Kind::kFloat ? encodeFloat(t, preMulScalar(t, rank))
                                              : static_cast<uint64_t>(preMulScalar(t, rank));
-    TDMCHECK(comm_, tdmRedOpCreatePreMulSum(&op_, &scalar, t.type, tdmScalarHostImmediate, comm_));
+    LIBCHECK(lib_, lib_.redOpCreatePreMulSum(&op_, &scalar, t.type));
     owned_ = true;
   }
   ScopedOp(const ScopedOp&) = delete;
   ScopedOp& operator=(const ScopedOp&) = delete;
   ~ScopedOp() {
-    if (owned_) tdmRedOpDestroy(op_, comm_);
+    if (owned_) lib_.redOpDestroy(op_);
   }
   tdmRedOp_t get() const { return op_; }
   void destroy() {
-    if (std::exchange(owned_, false)) TDMCHECK(comm_, tdmRedOpDestroy(op_, comm_));
+    if (std::exchange(owned_, false)) LIBCHECK(lib_, lib_.redOpDestroy(op_));
   }
 
  private:
-  tdmComm_t comm_;
+  const Lib& lib_;
   tdmRedOp_t op_ = tdmSum;
   bool owned_ = false;
 };
@@ -823,19 +917,40 @@ struct Shape {
   int root = 0;     // call root (0 for rootless collectives)
   int printRoot = -1;
   Counts counts;
-  bool mpiOk = false;  // MPI has an equivalent for this type/op
+  bool peerOk = false;  // the peer (MPI or NCCL) runs this type/op
+};
+
+// Device timing reports the median of this many batches of -n iterations.
+constexpr int kTimedBatches = 5;
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+// Where the buffers live: host memory (stream null), or the CUDA device
+// current in this process and its stream.
+struct Memory {
+  bool device = false;
+  cudaStream_t stream = nullptr;
 };
 
 class Bench {
  public:
-  Bench(const Test& test, const Options& opt, tdmComm_t comm, bool mpi)
-      : test_(test), opt_(opt), comm_(comm), mpi_(mpi) {}
+  // `nccl`: the peer on CUDA memory, or null; `mpi`: the MPI comparison on
+  // host memory.
+  Bench(const Test& test, const Options& opt, tdmComm_t comm, Memory mem, bool mpi,
+        const PeerLib* nccl)
+      : test_(test), opt_(opt), comm_(comm), tandem_(comm), mem_(mem), mpi_(mpi), nccl_(nccl) {}
 
   // Returns the exit status.
   int run(const char* prog);
 
  private:
   bool main() const { return rank_ == 0; }
+  // "MPI", "NCCL" or null.
+  const char* peerName() const { return mpi_ ? "MPI" : nccl_ ? nccl_->name() : nullptr; }
 
   void barrier() {
     TDMCHECK(comm_, tdmAllReduce(&barrierIn_, &barrierOut_, 1, tdmInt32, tdmSum, comm_, nullptr));
@@ -866,18 +981,18 @@ class Bench {
 
   // nccl-tests rotates through the buffers across iterations to avoid cache
   // effects: iteration `iter` uses offset total * (iter % (maxBytes / total)).
-  Call callFor(const Shape& s, bool inPlace, size_t iter) const {
+  Call callFor(const Lib& lib, const Shape& s, bool inPlace, size_t iter) const {
     const size_t total = totalBytes(s);
     const size_t steps = total ? std::max<size_t>(1, opt_.maxBytes / total) : 1;
     const size_t shift = total * (iter % steps);
     const size_t ts = s.type->size;
     Call c;
-    std::byte* recvBase = recv_.get() + shift;
+    std::byte* recvBase = recv_ + shift;
     if (inPlace) {
       c.send = recvBase + static_cast<size_t>(rank_) * s.counts.sendInplaceOffset * ts;
       c.recv = recvBase + static_cast<size_t>(rank_) * s.counts.recvInplaceOffset * ts;
     } else {
-      c.send = send_.get() + shift;
+      c.send = send_ + shift;
       c.recv = recvBase;
     }
     c.count = s.counts.param;
@@ -887,76 +1002,196 @@ class Bench {
     c.rank = rank_;
     c.nranks = nranks_;
     c.inPlace = inPlace;
-    c.comm = comm_;
+    c.lib = &lib;
+    c.stream = mem_.stream;
+    c.device = mem_.device;
     return c;
   }
 
-  void issue(const Shape& s, bool inPlace, size_t iter) {
-    Call c = callFor(s, inPlace, iter);
-    ScopedOp op(s.op, *s.type, rank_, comm_);
+  void issue(const Lib& lib, const Shape& s, bool inPlace, size_t iter) {
+    Call c = callFor(lib, s, inPlace, iter);
+    ScopedOp op(s.op, *s.type, rank_, lib);
     c.op = op.get();
-    TDMCHECK(comm_, test_.run(c));
+    LIBCHECK(lib, test_.run(c));
     op.destroy();
   }
 
-  // Times opt_.iters iterations of opt_.aggIters calls; returns seconds per call.
-  double timeTandem(const Shape& s, bool inPlace) {
-    issue(s, inPlace, 0);  // sync
+  // Host memory: times opt_.iters iterations of opt_.aggIters calls, which
+  // return when complete; returns seconds per call.
+  double timeHost(const Lib& lib, const Shape& s, bool inPlace) {
+    issue(lib, s, inPlace, 0);  // sync
     barrier();
     const auto t0 = std::chrono::steady_clock::now();
     for (int iter = 0; iter < opt_.iters; ++iter) {
-      if (opt_.aggIters > 1) TDMCHECK(comm_, tdmGroupStart());
+      if (opt_.aggIters > 1) LIBCHECK(lib, lib.groupStart());
       for (int a = 0; a < opt_.aggIters; ++a) {
-        issue(s, inPlace, static_cast<size_t>(iter) * opt_.aggIters + a);
+        issue(lib, s, inPlace, static_cast<size_t>(iter) * opt_.aggIters + a);
       }
-      if (opt_.aggIters > 1) TDMCHECK(comm_, tdmGroupEnd());
+      if (opt_.aggIters > 1) LIBCHECK(lib, lib.groupEnd());
       if (opt_.blocking) barrier();
     }
     const std::chrono::duration<double> dt = std::chrono::steady_clock::now() - t0;
     return reduceTime(dt.count() / (static_cast<double>(opt_.iters) * opt_.aggIters));
   }
 
-  // Runs the call once on fresh inputs and counts wrong output elements on
-  // every rank.
-  int64_t checkOnce(const Shape& s, bool inPlace) {
+#if TANDEM_HAVE_CUDA
+  void sync() const { CUDACHECK(cudaStreamSynchronize(mem_.stream)); }
+
+  // -z: wait for the stream, then for every rank.
+  void blockingPoint() {
+    sync();
+    barrier();
+  }
+
+  // Enqueues opt_.iters iterations of opt_.aggIters calls on the stream.
+  void enqueueIters(const Lib& lib, const Shape& s, bool inPlace, bool blocking) {
+    for (int iter = 0; iter < opt_.iters; ++iter) {
+      if (opt_.aggIters > 1) LIBCHECK(lib, lib.groupStart());
+      for (int a = 0; a < opt_.aggIters; ++a) {
+        issue(lib, s, inPlace, static_cast<size_t>(iter) * opt_.aggIters + a);
+      }
+      if (opt_.aggIters > 1) LIBCHECK(lib, lib.groupEnd());
+      if (blocking) blockingPoint();
+    }
+  }
+
+  // CUDA memory: one untimed call, then kTimedBatches batches timed by events
+  // on the stream, each opt_.iters iterations (with -G, opt_.graph launches
+  // of one graph that captured them); returns the median batch's seconds per
+  // call, combined over ranks per -a.
+  double timeDevice(const Lib& lib, const Shape& s, bool inPlace) {
+    issue(lib, s, inPlace, 0);
+    sync();
+    barrier();
+    std::unique_ptr<cuda::GraphExec> graph;
+    if (opt_.graph > 0) {
+      cuda::Capture capture(mem_.stream);
+      enqueueIters(lib, s, inPlace, false);  // nothing can wait inside a capture
+      graph = capture.finish();
+    }
+    const double calls = static_cast<double>(opt_.iters) * opt_.aggIters * (graph ? opt_.graph : 1);
+    const cuda::Event start, stop;
+    std::vector<double> batches;
+    for (int b = 0; b < kTimedBatches; ++b) {
+      barrier();
+      start.record(mem_.stream);
+      if (graph) {
+        for (int l = 0; l < opt_.graph; ++l) {
+          graph->launch(mem_.stream);
+          if (opt_.blocking) blockingPoint();
+        }
+      } else {
+        enqueueIters(lib, s, inPlace, opt_.blocking != 0);
+      }
+      stop.record(mem_.stream);
+      stop.synchronize();
+      batches.push_back(stop.secondsSince(start) / calls);
+    }
+    return reduceTime(median(std::move(batches)));
+  }
+
+  // Host-generated values copied in; random and never zero, so the timed
+  // calls move and reduce real data.
+  void fillRandom(const TypeInfo& t) {
+    const size_t n = bufBytes_ / t.size;
+    for (std::byte* dst : {send_, recv_}) {
+      const uint64_t seed = mix64(++rep_ ^ (static_cast<uint64_t>(rank_) << 32));
+      for (size_t i = 0; i < n; ++i) {
+        const uint64_t h = mix64(seed ^ i);
+        uint64_t raw = (h | 1) & widthMask(t.size);
+        if (t.kind == Kind::kFloat) {
+          // +-[1, 2) in eighths: exact or rounded, never zero, NaN or subnormal
+          const double v = (h >> 63 ? -1.0 : 1.0) * (1.0 + static_cast<double>((h >> 8) % 8) / 8);
+          raw = encodeFloat(t, v);
+        }
+        storeRaw(stage_.get() + i * t.size, t.size, raw);
+      }
+      CUDACHECK(
+          cudaMemcpyAsync(dst, stage_.get(), n * t.size, cudaMemcpyHostToDevice, mem_.stream));
+      sync();  // stage_ is reused for the next buffer
+    }
+  }
+
+  // Device check: the inputs and outputs pass through stage_.
+  int64_t checkDevice(const Lib& lib, const Shape& s, bool inPlace, const DataModel& model) {
     const size_t ts = s.type->size;
-    const DataModel model(*s.type, test_.hasOp(), s.op, nranks_, ++rep_);
-    const Call c = callFor(s, inPlace, 0);
-    // Poison the outputs, then write the inputs (which in place overlap them).
+    const Call c = callFor(lib, s, inPlace, 0);
+    // Every rank's earlier calls are complete before any buffer changes.
+    sync();
+    barrier();
     const size_t poisonBytes = inPlace ? totalBytes(s) : s.counts.recv * ts;
-    std::memset(recv_.get(), 0xAB, poisonBytes);
-    model.fill(static_cast<std::byte*>(const_cast<void*>(c.send)), rank_, s.counts.send);
-    issue(s, inPlace, 0);
-    const auto* out = static_cast<const std::byte*>(c.recv);
+    CUDACHECK(cudaMemsetAsync(recv_, 0xAB, poisonBytes, mem_.stream));
+    model.fill(stage_.get(), rank_, s.counts.send);
+    CUDACHECK(cudaMemcpyAsync(const_cast<void*>(c.send), stage_.get(), s.counts.send * ts,
+                              cudaMemcpyHostToDevice, mem_.stream));
+    sync();
+    issue(lib, s, inPlace, 0);
+    const size_t n = test_.checkCount(rank_, nranks_, s.root, s.counts.param);
+    if (n) {
+      CUDACHECK(cudaMemcpyAsync(stage_.get(), c.recv, n * ts, cudaMemcpyDeviceToHost, mem_.stream));
+    }
+    sync();
+    return countWrong(s, model, stage_.get());
+  }
+#endif
+
+  int64_t countWrong(const Shape& s, const DataModel& model, const std::byte* out) const {
+    const size_t ts = s.type->size;
     const size_t n = test_.checkCount(rank_, nranks_, s.root, s.counts.param);
     int64_t wrong = 0;
     for (size_t j = 0; j < n; ++j) {
       const Source src = test_.source(rank_, nranks_, s.root, s.counts.param, j);
       if (!model.matches(out + j * ts, src)) ++wrong;
     }
+    return wrong;
+  }
+
+  // Runs the call once on fresh inputs and counts wrong output elements on
+  // every rank.
+  int64_t checkOnce(const Lib& lib, const Shape& s, bool inPlace) {
+    const DataModel model(*s.type, test_.hasOp(), s.op, nranks_, ++rep_);
+    int64_t wrong = 0;
+    if (mem_.device) {
+#if TANDEM_HAVE_CUDA
+      wrong = checkDevice(lib, s, inPlace, model);
+#endif
+    } else {
+      const size_t ts = s.type->size;
+      const Call c = callFor(lib, s, inPlace, 0);
+      // Poison the outputs, then write the inputs (which in place overlap them).
+      const size_t poisonBytes = inPlace ? totalBytes(s) : s.counts.recv * ts;
+      std::memset(recv_, 0xAB, poisonBytes);
+      model.fill(static_cast<std::byte*>(const_cast<void*>(c.send)), rank_, s.counts.send);
+      issue(lib, s, inPlace, 0);
+      wrong = countWrong(s, model, static_cast<const std::byte*>(c.recv));
+    }
     return sumAll(wrong);
   }
 
   struct Result {
-    double sec = 0;
+    double sec = -1;     // -1: not run
     int64_t wrong = -1;  // -1: not reported
   };
 
-  Result benchTandem(const Shape& s, bool inPlace) {
+  // Times `lib` on one size and placement, then checks it per -c.
+  Result bench(const Lib& lib, const Shape& s, bool inPlace) {
     Result r;
-    r.sec = timeTandem(s, inPlace);
-    int64_t wrong = 0;
-    for (int c = 0; c < opt_.check && wrong == 0; ++c) wrong = checkOnce(s, inPlace);
-    if (opt_.check > 0 && test_.reportErrors(inPlace)) {
-      r.wrong = wrong;
-      if (wrong) ++errors_;
+    if (mem_.device) {
+#if TANDEM_HAVE_CUDA
+      r.sec = timeDevice(lib, s, inPlace);
+#endif
+    } else {
+      r.sec = timeHost(lib, s, inPlace);
     }
+    int64_t wrong = 0;
+    for (int c = 0; c < opt_.check && wrong == 0; ++c) wrong = checkOnce(lib, s, inPlace);
+    if (opt_.check > 0 && test_.reportErrors(inPlace)) r.wrong = wrong;
     return r;
   }
 
 #if TANDEM_PERF_HAVE_MPI
   void issueMpi(const Shape& s, bool inPlace, size_t iter) {
-    const Call c = callFor(s, inPlace, iter);
+    const Call c = callFor(tandem_, s, inPlace, iter);
     MpiCall m;
     m.send = c.send;
     m.recv = c.recv;
@@ -995,34 +1230,98 @@ class Bench {
   // Fills both buffers with ones so timed runs never see NaNs or denormals.
   void fillOnes(const TypeInfo& t) {
     const uint64_t one = encodeSmall(t, 1);
-    for (std::byte* b : {send_.get(), recv_.get()}) {
+    for (std::byte* b : {send_, recv_}) {
       for (size_t off = 0; off + t.size <= bufBytes_; off += t.size) storeRaw(b + off, t.size, one);
     }
   }
 
+  void allocate();
   void printHeader(const char* prog);
+  std::string deviceLine();
   void sweep(const TypeInfo& t, int op, int root);
   void printResult(const Shape& s, const Result& r);
-#if TANDEM_PERF_HAVE_MPI
-  void printMpiResult(const Shape& s, double mpiSec, double tandemSec);
-#endif
+  void printPeerResult(const Shape& s, const Result& peer, double tandemSec);
 
   const Test& test_;
   const Options& opt_;
   tdmComm_t comm_;
+  TandemLib tandem_;
+  Memory mem_;
   bool mpi_;
+  const PeerLib* nccl_;
   int rank_ = 0;
   int nranks_ = 1;
-  HostBuffer send_, recv_;
+  // The buffers the calls use (host or device), their owners, and on device
+  // the host staging buffer of fills and checks.
+  std::byte* send_ = nullptr;
+  std::byte* recv_ = nullptr;
+  HostBuffer hostSend_, hostRecv_, stage_;
+#if TANDEM_HAVE_CUDA
+  cuda::DeviceBuffer devSend_, devRecv_;
+#endif
   size_t bufBytes_ = 0;
   int32_t barrierIn_ = 0, barrierOut_ = 0;
   uint64_t rep_ = 0;
-  int errors_ = 0;
+  int errors_ = 0, peerErrors_ = 0;
   double bwSum_ = 0;
   int bwCount_ = 0;
-  double mpiBwSum_ = 0, ratioSum_ = 0;
-  int mpiBwCount_ = 0, ratioCount_ = 0;
+  double peerBwSum_ = 0, ratioSum_ = 0;
+  int peerBwCount_ = 0, ratioCount_ = 0;
 };
+
+// nccl-tests allocates maxBytes for both buffers; every size fits in them.
+void Bench::allocate() {
+  bufBytes_ = std::max<size_t>(opt_.maxBytes, 64);
+  if (mem_.device) {
+#if TANDEM_HAVE_CUDA
+    devSend_ = cuda::allocDevice(bufBytes_);
+    devRecv_ = cuda::allocDevice(bufBytes_);
+    send_ = devSend_.get();
+    recv_ = devRecv_.get();
+    stage_ = allocHost(bufBytes_);
+#endif
+  } else {
+    hostSend_ = allocHost(bufBytes_);
+    hostRecv_ = allocHost(bufBytes_);
+    send_ = hostSend_.get();
+    recv_ = hostRecv_.get();
+  }
+}
+
+// This rank's line of "Using devices", as nccl-tests prints it.
+std::string Bench::deviceLine() {
+  char host[128] = {};
+  gethostname(host, sizeof host - 1);
+  char line[512];  // room for a 255-character device name; cut to kLine by the caller
+  if (mem_.device) {
+#if TANDEM_HAVE_CUDA
+    int dev = -1;
+    CUDACHECK(cudaGetDevice(&dev));
+    cudaDeviceProp p{};
+    CUDACHECK(cudaGetDeviceProperties(&p, dev));
+    std::snprintf(line, sizeof line,
+                  "#  Rank %2d Group %2d Pid %6d on %10s device %2d [%04x:%02x:%02x] %s\n", rank_,
+                  0, static_cast<int>(getpid()), host, dev, p.pciDomainID, p.pciBusID,
+                  p.pciDeviceID, p.name);
+#endif
+  } else {
+    int dev = -1;
+    TDMCHECK(comm_, tdmCommCuDevice(comm_, &dev));
+    std::snprintf(line, sizeof line, "#  Rank %2d Group %2d Pid %6d on %10s device %2d [host] %s\n",
+                  rank_, 0, static_cast<int>(getpid()), host, dev, cpuModel().c_str());
+  }
+  return line;
+}
+
+// `text` centered in `width` columns.
+std::string centered(const std::string& text, size_t width) {
+  if (text.size() >= width) return text;
+  const size_t left = (width - text.size()) / 2;
+  return std::string(left, ' ') + text + std::string(width - text.size() - left, ' ');
+}
+
+// The NCCL columns per placement: "  time  busbw  #wrong  t_ratio  bw_ratio".
+constexpr size_t kNcclColumnsWidth = 2 + 7 + 2 + 6 + 2 + 6 + 2 + 7 + 2 + 8;
 
 void Bench::printHeader(const char* prog) {
   int version = 0;
@@ -1040,8 +1339,29 @@ void Bench::printHeader(const char* prog) {
     if (opt_.blocking) {
       std::printf("# Blocking Enabled: wait for completion and barrier after each collective \n");
     }
-    std::printf("# Buffers: host memory\n");
-    if (opt_.graph) std::printf("# CUDA graphs (-G) have no effect with host buffers\n");
+    if (mem_.device) {
+#if TANDEM_HAVE_CUDA
+      int dev = 0, runtime = 0, driver = 0;
+      CUDACHECK(cudaGetDevice(&dev));
+      cudaDeviceProp p{};
+      CUDACHECK(cudaGetDeviceProperties(&p, dev));
+      CUDACHECK(cudaRuntimeGetVersion(&runtime));
+      CUDACHECK(cudaDriverGetVersion(&driver));
+      std::printf("# Device: %s (sm_%d%d), CUDA runtime %d.%d, driver %d.%d\n", p.name, p.major,
+                  p.minor, runtime / 1000, runtime % 1000 / 10, driver / 1000, driver % 1000 / 10);
+      std::printf(
+          "# Buffers: CUDA device memory (cudaMalloc), one non-blocking stream per process; "
+          "time: CUDA events, median of %d batches of %d iterations\n",
+          kTimedBatches, opt_.iters);
+      if (opt_.graph) {
+        std::printf("# CUDA graph: the %d iterations captured once, launched %d times per batch\n",
+                    opt_.iters, opt_.graph);
+      }
+#endif
+    } else {
+      std::printf("# Buffers: host memory\n");
+      if (opt_.graph) std::printf("# CUDA graphs (-G) have no effect with host buffers\n");
+    }
 #if TANDEM_PERF_HAVE_MPI
     if (mpi_) {
       char lib[MPI_MAX_LIBRARY_VERSION_STRING];
@@ -1055,18 +1375,25 @@ void Bench::printHeader(const char* prog) {
           name.c_str());
     }
 #endif
+    if (nccl_) {
+      // NCCL_VERSION_CODE: X*10000+Y*100+Z since 2.9, X*1000+Y*100+Z before.
+      const int v = nccl_->version();
+      const int major = v >= 10000 ? v / 10000 : v / 1000;
+      const int minor = v >= 10000 ? v % 10000 / 100 : v % 1000 / 100;
+      std::printf(
+          "# NCCL comparison: NCCL %d.%d.%d (%s, NCCL_NVLS_ENABLE=0); columns 'NCCL': its time, "
+          "busbw and #wrong on the same buffers and stream, t_ratio = Tandem time / NCCL time, "
+          "bw_ratio = Tandem busbw / NCCL busbw\n",
+          major, minor, v % 100, nccl_->path().c_str());
+    }
     std::printf("#\n# Using devices\n");
   }
 
   // Every rank's line, gathered in rank order to rank 0.
   constexpr size_t kLine = 256;
-  char host[128] = {};
-  gethostname(host, sizeof host - 1);
-  int dev = -1;
-  TDMCHECK(comm_, tdmCommCuDevice(comm_, &dev));
   std::vector<char> mine(kLine, '\0');
-  std::snprintf(mine.data(), kLine, "#  Rank %2d Group %2d Pid %6d on %10s device %2d [host] %s\n",
-                rank_, 0, static_cast<int>(getpid()), host, dev, cpuModel().c_str());
+  const std::string line = deviceLine();
+  std::memcpy(mine.data(), line.data(), std::min(line.size(), kLine - 1));
   std::vector<char> all(kLine * static_cast<size_t>(nranks_));
   TDMCHECK(comm_, tdmAllGather(mine.data(), all.data(), kLine, tdmUint8, comm_, nullptr));
   if (main()) {
@@ -1075,10 +1402,16 @@ void Bench::printHeader(const char* prog) {
       std::printf("%s", all.data() + kLine * static_cast<size_t>(r));
     }
     std::printf("#\n");
+    std::string peerTitle;
+    if (mpi_) peerTitle = "     MPI out-of-place           MPI in-place      ";
+    if (nccl_) {
+      peerTitle = centered("NCCL out-of-place", kNcclColumnsWidth) +
+                  centered("NCCL in-place", kNcclColumnsWidth);
+    }
     std::printf(
         "# %10s  %12s  %8s  %6s  %6s           out-of-place                       in-place"
         "          %s\n",
-        "", "", "", "", "", mpi_ ? "     MPI out-of-place           MPI in-place      " : "");
+        "", "", "", "", "", peerTitle.c_str());
     std::printf("# %10s  %12s  %8s  %6s  %6s  %7s  %6s  %6s %6s  %7s  %6s  %6s %6s", "size",
                 "count", "type", "redop", "root", "time", "algbw", "busbw", "#wrong", "time",
                 "algbw", "busbw", "#wrong");
@@ -1086,11 +1419,17 @@ void Bench::printHeader(const char* prog) {
       std::printf("  %7s  %6s  %6s  %7s  %6s  %6s", "time", "busbw", "ratio", "time", "busbw",
                   "ratio");
     }
+    for (int i = 0; nccl_ && i < 2; ++i) {
+      std::printf("  %7s  %6s  %6s  %7s  %8s", "time", "busbw", "#wrong", "t_ratio", "bw_ratio");
+    }
     std::printf("\n# %10s  %12s  %8s  %6s  %6s  %7s  %6s  %6s  %5s  %7s  %6s  %6s  %5s", "(B)",
                 "(elements)", "", "", "", "(us)", "(GB/s)", "(GB/s)", "", "(us)", "(GB/s)",
                 "(GB/s)", "");
     if (mpi_) {
       std::printf("  %7s  %6s  %6s  %7s  %6s  %6s", "(us)", "(GB/s)", "", "(us)", "(GB/s)", "");
+    }
+    for (int i = 0; nccl_ && i < 2; ++i) {
+      std::printf("  %7s  %6s  %6s  %7s  %8s", "(us)", "(GB/s)", "", "", "");
     }
     std::printf("\n");
     std::fflush(stdout);
@@ -1112,25 +1451,31 @@ void Bench::printResult(const Shape& s, const Result& r) {
   }
 }
 
-#if TANDEM_PERF_HAVE_MPI
-void Bench::printMpiResult(const Shape& s, double mpiSec, double tandemSec) {
-  if (mpiSec < 0) {
-    if (main()) std::printf("  %7s  %6s  %6s", "-", "-", "-");
+// The peer's columns: MPI (time, busbw, ratio) or NCCL (time, busbw, #wrong,
+// t_ratio, bw_ratio); dashes where the peer did not run.
+void Bench::printPeerResult(const Shape& s, const Result& peer, double tandemSec) {
+  if (peer.sec < 0) {
+    if (main() && mpi_) std::printf("  %7s  %6s  %6s", "-", "-", "-");
+    if (main() && nccl_) std::printf("  %7s  %6s  %6s  %7s  %8s", "-", "-", "-", "-", "-");
     return;
   }
   const double algBw =
-      test_.algBytes(s.counts.param, s.type->size, nranks_) / 1.0e9 / std::max(mpiSec, 1e-12);
+      test_.algBytes(s.counts.param, s.type->size, nranks_) / 1.0e9 / std::max(peer.sec, 1e-12);
   const double busBw = algBw * test_.busFactor(nranks_);
-  const double ratio = mpiSec / std::max(tandemSec, 1e-12);  // = Tandem busbw / MPI busbw
-  mpiBwSum_ += busBw;
-  ++mpiBwCount_;
+  const double ratio = peer.sec / std::max(tandemSec, 1e-12);  // = Tandem busbw / peer busbw
+  peerBwSum_ += busBw;
+  ++peerBwCount_;
   ratioSum_ += ratio;
   ++ratioCount_;
-  if (main()) {
-    std::printf("  %7s  %6.2f  %6.2f", timeString(mpiSec * 1e6).c_str(), busBw, ratio);
+  if (!main()) return;
+  if (mpi_) {
+    std::printf("  %7s  %6.2f  %6.2f", timeString(peer.sec * 1e6).c_str(), busBw, ratio);
+    return;
   }
+  const std::string wrong = peer.wrong < 0 ? "N/A" : std::to_string(peer.wrong);
+  std::printf("  %7s  %6.2f  %6s  %7.2f  %8.2f", timeString(peer.sec * 1e6).c_str(), busBw,
+              wrong.c_str(), tandemSec / std::max(peer.sec, 1e-12), ratio);
 }
-#endif
 
 void Bench::sweep(const TypeInfo& t, int op, int root) {
   Shape s;
@@ -1143,26 +1488,43 @@ void Bench::sweep(const TypeInfo& t, int op, int root) {
   if (mpi_) {
     MPI_Datatype dt;
     MPI_Op mop;
-    s.mpiOk = !test_.hasOp() || (mpiTypeOf(t.type, &dt) && mpiOpOf(op, &mop));
-    if (!s.mpiOk && main()) {
+    s.peerOk = !test_.hasOp() || (mpiTypeOf(t.type, &dt) && mpiOpOf(op, &mop));
+    if (!s.peerOk && main()) {
       std::printf("# MPI skipped for %s/%s: %s\n", t.name, kOpNames[op],
                   !mpiOpOf(op, &mop) ? "no MPI equivalent of the op" : "no MPI equivalent type");
     }
   }
 #endif
-  fillOnes(t);
+  if (nccl_) {
+    const char* why = nccl_->unsupported(t.type, test_.hasOp() && op == kPreMulSum);
+    s.peerOk = why == nullptr;
+    if (why && main()) std::printf("# NCCL skipped for %s/%s: %s\n", t.name, opName, why);
+  }
+  if (mem_.device) {
+#if TANDEM_HAVE_CUDA
+    fillRandom(t);
+#endif
+  } else {
+    fillOnes(t);
+  }
   barrier();
 
   // Warm-up at the largest then the smallest size (out-of-place).
   for (size_t bytes : {opt_.maxBytes, opt_.minBytes}) {
     setup(&s, bytes);
-    for (int i = 0; i < opt_.warmupIters; ++i) issue(s, false, static_cast<size_t>(i));
+    for (int i = 0; i < opt_.warmupIters; ++i) issue(tandem_, s, false, static_cast<size_t>(i));
 #if TANDEM_PERF_HAVE_MPI
-    if (s.mpiOk) {
+    if (mpi_ && s.peerOk) {
       for (int i = 0; i < opt_.warmupIters; ++i) issueMpi(s, false, static_cast<size_t>(i));
     }
 #endif
+    if (nccl_ && s.peerOk) {
+      for (int i = 0; i < opt_.warmupIters; ++i) issue(*nccl_, s, false, static_cast<size_t>(i));
+    }
   }
+#if TANDEM_HAVE_CUDA
+  if (mem_.device) sync();
+#endif
 
   for (size_t size = opt_.minBytes; size <= opt_.maxBytes;) {
     setup(&s, size);
@@ -1173,17 +1535,27 @@ void Bench::sweep(const TypeInfo& t, int op, int root) {
     }
     Result res[2];
     for (int inPlace = 0; inPlace < 2; ++inPlace) {
-      res[inPlace] = benchTandem(s, inPlace != 0);
+      res[inPlace] = bench(tandem_, s, inPlace != 0);
+      if (res[inPlace].wrong > 0) ++errors_;
       printResult(s, res[inPlace]);
     }
 #if TANDEM_PERF_HAVE_MPI
     if (mpi_) {
       for (int inPlace = 0; inPlace < 2; ++inPlace) {
-        const double sec = s.mpiOk ? timeMpi(s, inPlace != 0) : -1;
-        printMpiResult(s, sec, res[inPlace].sec);
+        Result m;
+        if (s.peerOk) m.sec = timeMpi(s, inPlace != 0);
+        printPeerResult(s, m, res[inPlace].sec);
       }
     }
 #endif
+    if (nccl_) {
+      for (int inPlace = 0; inPlace < 2; ++inPlace) {
+        Result n;
+        if (s.peerOk) n = bench(*nccl_, s, inPlace != 0);
+        if (n.wrong > 0) ++peerErrors_;
+        printPeerResult(s, n, res[inPlace].sec);
+      }
+    }
     if (main()) {
       std::printf("\n");
       std::fflush(stdout);
@@ -1202,11 +1574,7 @@ int Bench::run(const char* prog) {
     if (main()) std::printf("# invalid root %d for %d ranks\n", opt_.root, nranks_);
     return 1;
   }
-
-  // nccl-tests allocates maxBytes for both buffers; every size fits in them.
-  bufBytes_ = std::max<size_t>(opt_.maxBytes, 64);
-  send_ = allocHost(bufBytes_);
-  recv_ = allocHost(bufBytes_);
+  allocate();
 
   std::vector<int> types, ops, roots;
   for (int t = 0; t < tdmNumTypes; ++t) {
@@ -1248,16 +1616,71 @@ int Bench::run(const char* prog) {
     std::printf("# Avg bus bandwidth    : %g %s\n", avgBw,
                 minBw < 0 ? "" : (bwFailed ? "FAILED" : "OK"));
     if (mpi_) {
-      std::printf("# Avg MPI bus bandwidth: %g\n", mpiBwCount_ ? mpiBwSum_ / mpiBwCount_ : 0);
+      std::printf("# Avg MPI bus bandwidth: %g\n", peerBwCount_ ? peerBwSum_ / peerBwCount_ : 0);
       std::printf("# Avg Tandem/MPI busbw : %g\n", ratioCount_ ? ratioSum_ / ratioCount_ : 0);
+    }
+    if (nccl_) {
+      std::printf("# NCCL out of bounds values: %d %s\n", peerErrors_,
+                  peerErrors_ ? "FAILED" : "OK");
+      std::printf("# Avg NCCL bus bandwidth: %g\n", peerBwCount_ ? peerBwSum_ / peerBwCount_ : 0);
+      std::printf("# Avg Tandem/NCCL busbw : %g\n", ratioCount_ ? ratioSum_ / ratioCount_ : 0);
     }
     std::printf("#\n# Collective test concluded: %s\n#\n", prog);
     std::fflush(stdout);
   }
-  return errors_ || bwFailed ? 1 : 0;
+  return errors_ || peerErrors_ || bwFailed ? 1 : 0;
+}
+
+// The local rank (launcher variables), which picks this process's GPU.
+int localRank() {
+  for (const char* v : {"TANDEM_LOCAL_RANK", "OMPI_COMM_WORLD_LOCAL_RANK", "LOCAL_RANK"}) {
+    if (const char* s = std::getenv(v)) {
+      if (const auto r = parseInt(s); r && *r >= 0) return static_cast<int>(*r);
+    }
+  }
+  return 0;
+}
+
+// Resolves --mem and, for CUDA memory, makes this process's GPU current
+// (before any communicator exists, so both libraries bind to it). Returns
+// false, with the reason printed, when CUDA memory was asked for but cannot
+// be had.
+bool chooseMemory(const Options& opt, const char* prog, bool* device) {
+  *device = false;
+  if (opt.mem == Mem::kHost) return true;
+#if TANDEM_HAVE_CUDA
+  std::string why;
+  const int count = cuda::deviceCount(&why);
+  if (count == 0) {
+    if (opt.mem == Mem::kAuto) return true;
+    std::fprintf(stderr, "%s: --mem cuda: no CUDA device is visible (%s); use --mem host\n", prog,
+                 why.empty() ? "cudaGetDeviceCount returned 0" : why.c_str());
+    return false;
+  }
+  CUDACHECK(cudaSetDevice(localRank() % count));
+  *device = true;
+  return true;
+#else
+  if (opt.mem == Mem::kAuto) return true;
+  std::fprintf(stderr, "%s: --mem cuda: this build has no CUDA (configure with nvcc present)\n",
+               prog);
+  return false;
+#endif
 }
 
 }  // namespace
+
+void copyLocal(const Call& c, void* dst, const void* src, size_t bytes) {
+  if (!c.device) {
+    std::memcpy(dst, src, bytes);
+    return;
+  }
+#if TANDEM_HAVE_CUDA
+  CUDACHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, c.stream));
+#else
+  throw PerfError("device buffers in a build without CUDA");
+#endif
+}
 
 int runPerf(int argc, char** argv, const Test& test) {
   setlinebuf(stdout);
@@ -1267,21 +1690,31 @@ int runPerf(int argc, char** argv, const Test& test) {
   Options opt;
   if (auto status = parseOptions(argc, argv, prog.c_str(), &opt)) return *status;
 
-  bool mpi = false;
 #if TANDEM_PERF_HAVE_MPI
-  // MPI first: Tandem's mpirun path uses an initialized MPI.
-  MpiSession session(opt.mpi || launchedByMpirun());
-#else
-  if (opt.mpi) {
-    std::fprintf(stderr, "%s: built without MPI; -M 1 ignored\n", prog.c_str());
-  }
+  std::optional<MpiSession> session;
 #endif
-
   Comm comm;
   try {
+    Memory mem;
+    if (!chooseMemory(opt, prog.c_str(), &mem.device)) return 1;
+#if TANDEM_HAVE_CUDA
+    std::optional<cuda::Stream> stream;
+    if (mem.device) mem.stream = stream.emplace().get();
+#endif
+
+    // The peer: MPI on host memory, NCCL on CUDA memory.
+    const bool wantMpi = opt.mpi && !mem.device;
+    bool mpi = false;
+#if TANDEM_PERF_HAVE_MPI
+    // MPI first: Tandem's mpirun path uses an initialized MPI.
+    session.emplace(wantMpi || launchedByMpirun());
+#else
+    if (wantMpi) std::fprintf(stderr, "%s: built without MPI; -M 1 ignored\n", prog.c_str());
+#endif
+
     TDMCHECK(nullptr, tdmCommInitWorld(comm.out(), nullptr));
 #if TANDEM_PERF_HAVE_MPI
-    if (opt.mpi) {
+    if (wantMpi) {
       int rank = 0, nranks = 0, mpiRank = -1, mpiSize = -1;
       TDMCHECK(comm.get(), tdmCommUserRank(comm.get(), &rank));
       TDMCHECK(comm.get(), tdmCommCount(comm.get(), &nranks));
@@ -1298,8 +1731,15 @@ int runPerf(int argc, char** argv, const Test& test) {
       }
     }
 #endif
-    Bench bench(test, opt, comm.get(), mpi);
-    const int status = bench.run(prog.c_str());
+    int status = 0;
+    {
+      std::unique_ptr<PeerLib> nccl;
+#if TANDEM_HAVE_CUDA
+      if (opt.mpi && mem.device) nccl = openNccl(comm.get());
+#endif
+      Bench bench(test, opt, comm.get(), mem, mpi, nccl.get());
+      status = bench.run(prog.c_str());
+    }  // buffers and the NCCL communicator go before Tandem's
     comm.destroy();
     return status;
   } catch (const std::exception& e) {
@@ -1311,7 +1751,7 @@ int runPerf(int argc, char** argv, const Test& test) {
     std::fflush(stderr);
     comm.abort();
 #if TANDEM_PERF_HAVE_MPI
-    if (session.active()) MPI_Abort(MPI_COMM_WORLD, 1);
+    if (session && session->active()) MPI_Abort(MPI_COMM_WORLD, 1);
 #endif
     return 1;
   }

@@ -2,8 +2,10 @@
 //
 // The tools follow nccl-tests: same flags, same table, same byte and bandwidth
 // conventions. Each tool is one small file that describes its collective with
-// a Test and hands it to runPerf(). The driver owns argument parsing, buffers,
-// timing, the correctness check and the report. See README.md.
+// a Test and hands it to runPerf(). The driver owns argument parsing, buffers
+// (host or CUDA memory), timing, the correctness check, the comparison with a
+// peer library (MPI on host memory, NCCL on CUDA memory) and the report. See
+// README.md.
 #ifndef TANDEM_TOOLS_PERF_COMMON_H_
 #define TANDEM_TOOLS_PERF_COMMON_H_
 
@@ -12,6 +14,7 @@
 #include <climits>
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 #if TANDEM_PERF_HAVE_MPI
 #include <mpi.h>
@@ -40,6 +43,43 @@ struct Source {
   size_t index = 0;
 };
 
+// The library a call runs on: Tandem, or the peer it is compared with on CUDA
+// memory (NCCL, loaded at run time). NCCL's calls with tdm types (same values
+// and results as NCCL's); the object holds the communicator.
+class Lib {
+ public:
+  virtual ~Lib() = default;
+  virtual const char* name() const = 0;
+  // The error string of `r` and the library's last error detail.
+  virtual std::string describe(tdmResult_t r) const = 0;
+  virtual tdmResult_t allReduce(const void* send, void* recv, size_t count, tdmDataType_t type,
+                                tdmRedOp_t op, cudaStream_t stream) const = 0;
+  virtual tdmResult_t broadcast(const void* send, void* recv, size_t count, tdmDataType_t type,
+                                int root, cudaStream_t stream) const = 0;
+  virtual tdmResult_t reduce(const void* send, void* recv, size_t count, tdmDataType_t type,
+                             tdmRedOp_t op, int root, cudaStream_t stream) const = 0;
+  virtual tdmResult_t allGather(const void* send, void* recv, size_t count, tdmDataType_t type,
+                                cudaStream_t stream) const = 0;
+  virtual tdmResult_t reduceScatter(const void* send, void* recv, size_t count, tdmDataType_t type,
+                                    tdmRedOp_t op, cudaStream_t stream) const = 0;
+  virtual tdmResult_t alltoAll(const void* send, void* recv, size_t count, tdmDataType_t type,
+                               cudaStream_t stream) const = 0;
+  virtual tdmResult_t gather(const void* send, void* recv, size_t count, tdmDataType_t type,
+                             int root, cudaStream_t stream) const = 0;
+  virtual tdmResult_t scatter(const void* send, void* recv, size_t count, tdmDataType_t type,
+                              int root, cudaStream_t stream) const = 0;
+  virtual tdmResult_t send(const void* buf, size_t count, tdmDataType_t type, int peer,
+                           cudaStream_t stream) const = 0;
+  virtual tdmResult_t recv(void* buf, size_t count, tdmDataType_t type, int peer,
+                           cudaStream_t stream) const = 0;
+  virtual tdmResult_t groupStart() const = 0;
+  virtual tdmResult_t groupEnd() const = 0;
+  // A premulsum op with a host scalar read before the call returns.
+  virtual tdmResult_t redOpCreatePreMulSum(tdmRedOp_t* op, void* scalar,
+                                           tdmDataType_t type) const = 0;
+  virtual tdmResult_t redOpDestroy(tdmRedOp_t op) const = 0;
+};
+
 // One call of the benchmarked operation.
 struct Call {
   const void* send = nullptr;
@@ -52,8 +92,15 @@ struct Call {
   int rank = 0;
   int nranks = 1;
   bool inPlace = false;
-  tdmComm_t comm = nullptr;
+  const Lib* lib = nullptr;       // the library to call
+  cudaStream_t stream = nullptr;  // NULL with host buffers
+  bool device = false;            // buffers are CUDA device memory
 };
+
+// Copies `bytes` within this rank's buffers in the call's memory: memcpy on
+// the host, cudaMemcpyAsync on the call's stream for device memory (so it is
+// stream-ordered and captured in graphs). Throws on a CUDA error.
+void copyLocal(const Call& c, void* dst, const void* src, size_t bytes);
 
 #if TANDEM_PERF_HAVE_MPI
 // The same call for MPI. Data-movement tests see MPI_BYTE and `scale` =
@@ -97,7 +144,8 @@ class Test {
   virtual double busFactor(int nranks) const = 0;
   // Empty when runnable with nranks ranks, else the reason.
   virtual const char* unsupported(int /*nranks*/) const { return nullptr; }
-  // Issues the operation (host buffers: returns once it is complete).
+  // Issues the operation through c.lib: with host buffers it returns once the
+  // operation is complete, with device buffers it is enqueued on c.stream.
   virtual tdmResult_t run(const Call& c) const = 0;
   // Output elements to verify on `rank`, counted from Call::recv, and the
   // reference of each.

@@ -18,7 +18,7 @@ class GatherTest final : public Test {
   }
   double busFactor(int nranks) const override { return (nranks - 1.0) / nranks; }
   tdmResult_t run(const Call& c) const override {
-    return tdmGather(c.send, c.recv, c.count, c.type, c.root, c.comm, nullptr);
+    return c.lib->gather(c.send, c.recv, c.count, c.type, c.root, c.stream);
   }
   size_t checkCount(int rank, int nranks, int root, size_t param) const override {
     return rank == root ? param * nranks : 0;

@@ -29,17 +29,17 @@ class HyperCubeTest final : public Test {
     auto* out = static_cast<char*>(c.recv);
     const size_t block = c.count * c.elemBytes;
     char* mine = out + static_cast<size_t>(c.rank) * block;
-    if (mine != c.send) std::memcpy(mine, c.send, block);
+    if (mine != c.send) copyLocal(c, mine, c.send, block);
     for (int mask = 1; mask < c.nranks; mask <<= 1) {
       const int peer = c.rank ^ mask;
       const size_t sendBlock = static_cast<size_t>(c.rank & ~(mask - 1));
       const size_t recvBlock = sendBlock ^ static_cast<size_t>(mask);
       const size_t n = c.count * static_cast<size_t>(mask);
-      tdmResult_t r = tdmGroupStart();
+      tdmResult_t r = c.lib->groupStart();
       if (r != tdmSuccess) return r;
-      r = tdmSend(out + sendBlock * block, n, c.type, peer, c.comm, nullptr);
-      if (r == tdmSuccess) r = tdmRecv(out + recvBlock * block, n, c.type, peer, c.comm, nullptr);
-      const tdmResult_t end = tdmGroupEnd();
+      r = c.lib->send(out + sendBlock * block, n, c.type, peer, c.stream);
+      if (r == tdmSuccess) r = c.lib->recv(out + recvBlock * block, n, c.type, peer, c.stream);
+      const tdmResult_t end = c.lib->groupEnd();
       if (r != tdmSuccess) return r;
       if (end != tdmSuccess) return end;
     }

@@ -17,7 +17,7 @@ class ReduceTest final : public Test {
   }
   double busFactor(int /*nranks*/) const override { return 1.0; }
   tdmResult_t run(const Call& c) const override {
-    return tdmReduce(c.send, c.recv, c.count, c.type, c.op, c.root, c.comm, nullptr);
+    return c.lib->reduce(c.send, c.recv, c.count, c.type, c.op, c.root, c.stream);
   }
   size_t checkCount(int rank, int /*nranks*/, int root, size_t param) const override {
     return rank == root ? param : 0;

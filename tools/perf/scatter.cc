@@ -18,7 +18,7 @@ class ScatterTest final : public Test {
   }
   double busFactor(int nranks) const override { return (nranks - 1.0) / nranks; }
   tdmResult_t run(const Call& c) const override {
-    return tdmScatter(c.send, c.recv, c.count, c.type, c.root, c.comm, nullptr);
+    return c.lib->scatter(c.send, c.recv, c.count, c.type, c.root, c.stream);
   }
   size_t checkCount(int /*rank*/, int /*nranks*/, int /*root*/, size_t param) const override {
     return param;

@@ -19,11 +19,11 @@ class SendRecvTest final : public Test {
   tdmResult_t run(const Call& c) const override {
     const int next = (c.rank + 1) % c.nranks;
     const int prev = (c.rank - 1 + c.nranks) % c.nranks;
-    tdmResult_t r = tdmGroupStart();
+    tdmResult_t r = c.lib->groupStart();
     if (r != tdmSuccess) return r;
-    r = tdmSend(c.send, c.count, c.type, next, c.comm, nullptr);
-    if (r == tdmSuccess) r = tdmRecv(c.recv, c.count, c.type, prev, c.comm, nullptr);
-    const tdmResult_t end = tdmGroupEnd();
+    r = c.lib->send(c.send, c.count, c.type, next, c.stream);
+    if (r == tdmSuccess) r = c.lib->recv(c.recv, c.count, c.type, prev, c.stream);
+    const tdmResult_t end = c.lib->groupEnd();
     return r != tdmSuccess ? r : end;
   }
   size_t checkCount(int /*rank*/, int /*nranks*/, int /*root*/, size_t param) const override {
