@@ -1,4 +1,4 @@
-// Bandwidth kernels: data cut in pieces of one slot, piece k carried by
+// Bandwidth kernels: data cut in pieces of at most a slot, piece k carried by
 // channel (block) k % channels; each step pushes pieces into peers' slots and
 // consumes the pieces peers pushed here (see Channel in device_common.cuh).
 // Allreduce is a direct reduce-scatter then allgather: rank r reduces shard r
@@ -15,10 +15,25 @@ __device__ __forceinline__ size_t dclamp(size_t total, size_t begin, size_t len)
   return begin >= total ? 0 : (total - begin < len ? total - begin : len);
 }
 
+// Piece length (in units of `align` elements or bytes) for `total` units
+// over `channels` blocks: small enough that every block gets a piece, at
+// least kMinPieceBytes so a piece's handshake stays cheap, at most a slot.
+constexpr size_t kMinPieceBytes = 16 << 10;
+__host__ __device__ __forceinline__ size_t piece_for(size_t total, size_t unit_bytes,
+                                                     size_t slot_bytes, int channels) {
+  const size_t align = 16 / unit_bytes > 0 ? 16 / unit_bytes : 1;
+  const size_t slot = slot_bytes / unit_bytes / align * align;
+  size_t per = (total + channels - 1) / channels;
+  const size_t floor = kMinPieceBytes / unit_bytes;
+  if (per < floor) per = floor;
+  per = (per + align - 1) / align * align;
+  return per < slot ? per : slot;
+}
+
 // Reducing collectives: allreduce, reduce-scatter, reduce.
 template <typename T, RedKind R>
-__global__ void __launch_bounds__(kThreads) bulk_reduce_kernel(DevComm c, CollArgs a,
-                                                               size_t shard) {
+__global__ void __launch_bounds__(kThreads)
+    bulk_reduce_kernel(DevComm c, CollArgs a, size_t shard, size_t slot) {
   __shared__ uint64_t sent[kMaxRanks], received[kMaxRanks];
   const int ch = blockIdx.x;
   channel_load(c, ch, sent, received);
@@ -28,7 +43,6 @@ __global__ void __launch_bounds__(kThreads) bulk_reduce_kernel(DevComm c, CollAr
   const uint32_t peers = all_peers(c);
   const T* in = static_cast<const T*>(a.send);
   T* out = static_cast<T*>(a.recv);
-  const size_t slot = c.slot_bytes / sizeof(T);
   const size_t pieces = (shard + slot - 1) / slot;
   const T* srcs[kMaxRanks];
   for (size_t k = ch; k < pieces; k += gridDim.x) {
@@ -79,7 +93,8 @@ __global__ void __launch_bounds__(kThreads) bulk_reduce_kernel(DevComm c, CollAr
 }
 
 // Moving collectives on bytes: allgather, all-to-all, broadcast, gather, scatter.
-__global__ void __launch_bounds__(kThreads) bulk_move_kernel(DevComm c, CollArgs a, size_t bytes) {
+__global__ void __launch_bounds__(kThreads)
+    bulk_move_kernel(DevComm c, CollArgs a, size_t bytes, size_t slot) {
   __shared__ uint64_t sent[kMaxRanks], received[kMaxRanks];
   const int ch = blockIdx.x;
   channel_load(c, ch, sent, received);
@@ -88,7 +103,6 @@ __global__ void __launch_bounds__(kThreads) bulk_move_kernel(DevComm c, CollArgs
   const uint32_t peers = all_peers(c);
   const char* in = static_cast<const char*>(a.send);
   char* out = static_cast<char*>(a.recv);
-  const size_t slot = c.slot_bytes;
   const size_t pieces = (bytes + slot - 1) / slot;
   // Per kind: what this rank sends to whom and receives from whom, where its
   // own block goes, and where piece data lands.
@@ -157,10 +171,10 @@ __global__ void __launch_bounds__(kThreads) p2p_kernel(DevComm c, P2pArgs a) {
   const int ch = sender ? blockIdx.x : blockIdx.x - a.channels;
   channel_load(c, ch, sent, received);
   Channel chan{c, ch, sent, received};
-  const size_t slot = c.slot_bytes;
   for (int i = 0; i < a.nops; ++i) {
     const P2pOp& op = a.ops[i];
     if ((op.is_send != 0) != sender) continue;
+    const size_t slot = piece_for(op.bytes, 1, c.slot_bytes, a.channels);
     const size_t pieces = (op.bytes + slot - 1) / slot;
     const uint32_t mask = 1u << op.peer;
     for (size_t k = ch; k < pieces; k += a.channels) {
@@ -189,21 +203,23 @@ int blocks_for(size_t pieces, int max_blocks) {
 cudaError_t launch_bulk(const DevComm& c, const CollArgs& a, cudaStream_t stream) {
   return dispatch_type(a.type, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    const size_t slot = c.slot_bytes / sizeof(T);
     if (a.kind == kKindAllReduce || a.kind == kKindReduceScatter || a.kind == kKindReduce) {
       // Allreduce shards are rounded to 16 bytes so every piece stays aligned.
       constexpr size_t V = 16 / sizeof(T);
       size_t shard = a.count;
       if (a.kind == kKindAllReduce) shard = ((a.count + c.nranks - 1) / c.nranks + V - 1) / V * V;
-      const int blocks = blocks_for((shard + slot - 1) / slot, a.channels);
+      const size_t piece = piece_for(shard, sizeof(T), c.slot_bytes, a.channels);
+      const int blocks = blocks_for((shard + piece - 1) / piece, a.channels);
       return dispatch_red(a.red, [&](auto red) {
-        bulk_reduce_kernel<T, decltype(red)::value><<<blocks, kThreads, 0, stream>>>(c, a, shard);
+        bulk_reduce_kernel<T, decltype(red)::value>
+            <<<blocks, kThreads, 0, stream>>>(c, a, shard, piece);
         return cudaGetLastError();
       });
     }
     const size_t bytes = a.count * sizeof(T);
-    const int blocks = blocks_for((bytes + c.slot_bytes - 1) / c.slot_bytes, a.channels);
-    bulk_move_kernel<<<blocks, kThreads, 0, stream>>>(c, a, bytes);
+    const size_t piece = piece_for(bytes, 1, c.slot_bytes, a.channels);
+    const int blocks = blocks_for((bytes + piece - 1) / piece, a.channels);
+    bulk_move_kernel<<<blocks, kThreads, 0, stream>>>(c, a, bytes, piece);
     return cudaGetLastError();
   });
 }

@@ -8,7 +8,7 @@
 namespace tdm::cuda {
 
 constexpr int kMaxRanks = 8;       // ranks a CUDA collective kernel serves (all load/store reachable)
-constexpr int kMaxChannels = 64;   // blocks of one collective kernel
+constexpr int kMaxChannels = 128;  // blocks of one collective kernel
 constexpr int kMaxP2pOps = 64;     // send/recv operations of one group launch
 constexpr int kThreads = 512;      // threads per block of the collective kernels
 

@@ -53,11 +53,16 @@ std::unique_ptr<Engine> Engine::create(Comm& comm) {
   DeviceScope scope(comm.cuda_device);
   Settings mine{};
   mine.ll_max_bytes = align_up(env::get_size("TANDEM_CUDA_LL_MAX_BYTES", 256 << 10), 8);
+  // Defaults from the sweep on 2x H200 (docs/benchmarks-cuda.md): 128 blocks of
+  // 256 KiB slots; slots shrink with more ranks to bound the internal region
+  // (channels x ranks x depth x slot bytes per rank).
+  const uint64_t default_slot = comm.nranks <= 4 ? 256 << 10 : 128 << 10;
   mine.slot_bytes =
-      std::max<uint64_t>(align_up(env::get_size("TANDEM_CUDA_SLOT_BYTES", 256 << 10), 256), 256);
-  mine.depth = static_cast<int32_t>(std::clamp<int64_t>(env::get_int("TANDEM_CUDA_DEPTH", 2), 1, 16));
+      std::max<uint64_t>(align_up(env::get_size("TANDEM_CUDA_SLOT_BYTES", default_slot), 256), 256);
+  mine.depth =
+      static_cast<int32_t>(std::clamp<int64_t>(env::get_int("TANDEM_CUDA_DEPTH", 2), 1, 16));
   mine.channels = static_cast<int32_t>(
-      std::clamp<int64_t>(env::get_int("TANDEM_CUDA_MAX_BLOCKS", 32), 1, kMaxChannels));
+      std::clamp<int64_t>(env::get_int("TANDEM_CUDA_MAX_BLOCKS", 128), 1, kMaxChannels));
   const Settings s = comm.boot->allgather_value(mine)[0];
 
   e.heap_ = mem::SymmetricHeap::create(comm);
@@ -117,8 +122,8 @@ std::unique_ptr<Engine> Engine::create(Comm& comm) {
   d.error = e.error_device_;
   e.ll_max_bytes_ = s.ll_max_bytes;
   e.p2p_channels_ = std::max(1, s.channels / 4);
-  TDM_INFO("CUDA", "engine on device ", comm.cuda_device, ": LL up to ", s.ll_max_bytes,
-           " bytes, ", s.channels, " channels of ", s.depth, " x ", s.slot_bytes, "-byte slots");
+  TDM_INFO("CUDA", "engine on device ", comm.cuda_device, ": LL up to ", s.ll_max_bytes, " bytes, ",
+           s.channels, " channels of ", s.depth, " x ", s.slot_bytes, "-byte slots");
   return engine;
 }
 
@@ -145,8 +150,8 @@ void Engine::check_reachable(const char* what) const {
                 " ranks in this version; the communicator has ", comm_.nranks);
   for (int r = 0; r < comm_.nranks; ++r)
     if (!heap_->reachable(r))
-      throw_error(tdmInvalidUsage, what, " on CUDA buffers needs every rank on this host (rank ",
-                  r, " is on another host; network transports for GPU memory are not built yet)");
+      throw_error(tdmInvalidUsage, what, " on CUDA buffers needs every rank on this host (rank ", r,
+                  " is on another host; network transports for GPU memory are not built yet)");
   if (timed_out())
     throw_error(tdmRemoteError, "a device wait gave up after TANDEM_TIMEOUT; the CUDA context ",
                 "is lost: abort the communicator");

@@ -195,11 +195,15 @@ struct Region {
 // True for CUDA buffers (enqueued on `stream`), false for host buffers (run
 // on the CPU, NULL stream). Mixed buffers are refused.
 bool check_stream_and_memory(Comm& comm, const void* send, const void* recv, cudaStream_t stream) {
+  // Nothing to move (count 0, or buffers this rank does not use): no memory to
+  // check; with a stream it is a stream-ordered no-op, as in NCCL.
+  if (!send && !recv) return stream != nullptr && comm.engine != nullptr;
   const bool send_cuda = send && mem::memory_type(send) == mem::MemoryType::kCuda;
   const bool recv_cuda = recv && mem::memory_type(recv) == mem::MemoryType::kCuda;
   if (send && recv && send_cuda != recv_cuda)
-    throw_error(tdmInvalidUsage, "sendbuff is ", send_cuda ? "CUDA" : "host", " memory but recvbuff is ",
-                recv_cuda ? "CUDA" : "host", " memory; both must be of one kind");
+    throw_error(tdmInvalidUsage, "sendbuff is ", send_cuda ? "CUDA" : "host",
+                " memory but recvbuff is ", recv_cuda ? "CUDA" : "host",
+                " memory; both must be of one kind");
   if (send_cuda || recv_cuda) {
     if (!comm.engine)
       throw_error(tdmInvalidUsage,
@@ -751,7 +755,8 @@ TDM_EXPORT tdmResult_t tdmCommRegister(const tdmComm_t comm, void* buff, size_t 
     check_not_null(handle, "handle");
     if (size == 0) throw_error(tdmInvalidArgument, "size must be positive");
 #if TANDEM_HAVE_CUDA
-    auto reg = std::make_unique<Registration>(Registration{&c, buff, size, mem::describe(buff, size)});
+    auto reg =
+        std::make_unique<Registration>(Registration{&c, buff, size, mem::describe(buff, size)});
     std::lock_guard lock(registrations().mutex);
     registrations().handles.insert(reg.get());
     *handle = reg.release();
@@ -958,7 +963,8 @@ TDM_EXPORT tdmResult_t tdmShmemSignalOnStream(tdmComm_t comm, uint64_t* sig_addr
     Comm& c = checked(comm);
     check_rank_arg(c, pe, "pe");
     if (op != TDM_SIGNAL_SET && op != TDM_SIGNAL_ADD)
-      throw_error(tdmInvalidArgument, "signal op ", static_cast<int>(op), " is not a tdmSignalOp_t");
+      throw_error(tdmInvalidArgument, "signal op ", static_cast<int>(op),
+                  " is not a tdmSignalOp_t");
 #if TANDEM_HAVE_CUDA
     cuda::Engine& e = engine_of(c);
     if (!e.heap().owns(sig_addr))

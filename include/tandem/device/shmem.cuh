@@ -149,14 +149,17 @@ __device__ __forceinline__ void get(const tdmShmemDevice_t& sh, void* dest, cons
   detail::group_sync<S>();
 }
 
-// Single elements (nvshmem_TYPE_p / _g).
+// Single elements (nvshmem_TYPE_p / _g). Volatile accesses: each call is one
+// real load or store, so a loop polling g() re-reads the peer's memory and
+// successive p() calls are not merged. No ordering beyond program order of
+// this thread's volatile accesses; use fence/quiet or signals for that.
 template <typename T>
 __device__ __forceinline__ void p(const tdmShmemDevice_t& sh, T* dest, T value, int pe) {
-  *ptr(sh, dest, pe) = value;
+  *const_cast<volatile T*>(ptr(sh, dest, pe)) = value;
 }
 template <typename T>
 __device__ __forceinline__ T g(const tdmShmemDevice_t& sh, const T* src, int pe) {
-  return *ptr(sh, src, pe);
+  return *const_cast<const volatile T*>(ptr(sh, src, pe));
 }
 
 // ---- ordering ----
@@ -164,6 +167,9 @@ __device__ __forceinline__ T g(const tdmShmemDevice_t& sh, const T* src, int pe)
 __device__ __forceinline__ void fence(const tdmShmemDevice_t&) {
   tandem::detail::fence_acq_rel_sys();
 }
+// Completes the calling thread's earlier puts, atomics and signals (as
+// NVSHMEM's device quiet: per thread). After a warp or block put, every
+// thread of the group calls quiet, or the group syncs and one thread signals.
 __device__ __forceinline__ void quiet(const tdmShmemDevice_t&) { tandem::detail::fence_sys(); }
 
 // ---- signals ----
@@ -211,7 +217,8 @@ __device__ __forceinline__ uint64_t signal_wait_until(const tdmShmemDevice_t& sh
                                                       uint64_t value) {
   return wait_until<uint64_t>(sh, sig_addr, cmp, value);
 }
-__device__ __forceinline__ uint64_t signal_fetch(const tdmShmemDevice_t&, const uint64_t* sig_addr) {
+__device__ __forceinline__ uint64_t signal_fetch(const tdmShmemDevice_t&,
+                                                 const uint64_t* sig_addr) {
   return tandem::detail::ld_acquire_sys(sig_addr);
 }
 
@@ -234,7 +241,8 @@ using atomic_word_t = typename AtomicWord<T>::type;
 }  // namespace detail
 
 template <typename T>
-__device__ __forceinline__ T atomic_fetch_add(const tdmShmemDevice_t& sh, T* dest, T value, int pe) {
+__device__ __forceinline__ T atomic_fetch_add(const tdmShmemDevice_t& sh, T* dest, T value,
+                                              int pe) {
   using W = detail::atomic_word_t<T>;
   return static_cast<T>(
       atomicAdd_system(reinterpret_cast<W*>(ptr(sh, dest, pe)), static_cast<W>(value)));

@@ -1,0 +1,844 @@
+// shmem_perf: bandwidth and latency of Tandem's SHMEM device API
+// (tandem/device/shmem.cuh) between two PEs, after NVSHMEM's perftest
+// (shmem_put_bw, shmem_get_bw, shmem_put_latency, shmem_signal ping-pong), with
+// the copy engine (cudaMemcpyAsync between the same heaps) as baseline.
+//
+//   mpirun -np 2 build/bin/shmem_perf [-b 8] [-e 1G] [-f 2] [-t all] ...
+//
+// PE 0 is active, PE 1 the target (and the echo of the ping-pong); only PE 0
+// prints. Every row: a warmup run, then -r timed batches on one stream, each
+// one kernel looping over its iterations between two CUDA events; the row
+// shows the median batch. Looping inside the kernel spreads the launch over
+// the iterations; bandwidth batches are capped at 4 GiB so large sizes stay
+// quick. Every bandwidth transfer is checked: the destination is poisoned
+// before it and compared with the expected pattern (and the untouched guard
+// bytes after it) once a barrier has made the data visible.
+#include <cuda_runtime.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <cerrno>
+#include <cstdarg>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <map>
+#include <memory>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "device.h"
+#include "tandem/device/shmem.cuh"
+#include "tandem/shmem.h"
+#include "tandem/tandem.h"
+
+namespace {
+
+namespace ts = tandem::shmem;
+namespace cu = tandem::perf::cuda;
+using ts::Scope;
+
+constexpr size_t kGuard = 256;     // bytes after each transfer that must stay poisoned
+constexpr uint8_t kPoison = 0xA5;  // destination bytes before a transfer
+constexpr double kBatchBytes = 4.0 * (size_t(1) << 30);  // cap of one bandwidth batch
+constexpr int kHelperThreads = 256;                      // fill and check kernels
+
+int g_rank = -1;             // for error messages; set once the communicator exists
+int g_cleanup_failures = 0;  // failures in destructors, which cannot throw
+
+// ---- errors ----
+
+[[noreturn]] void fail(const std::string& what) { throw std::runtime_error(what); }
+
+std::string last_error(tdmComm_t comm) {
+  const char* text = tdmGetLastError(comm);
+  return text && *text ? text : "(no detail)";
+}
+
+void tdm_check(tdmResult_t r, const char* call, tdmComm_t comm) {
+  if (r != tdmSuccess)
+    fail(std::string(call) + " failed: " + tdmGetErrorString(r) + ": " + last_error(comm));
+}
+#define TDMCHECK(call, comm) tdm_check((call), #call, (comm))
+
+// Launch errors (bad configuration) show at once; faults at the next synchronize.
+void launched(const char* kernel) { cu::check(cudaGetLastError(), kernel); }
+
+// ---- device side ----
+
+// Keeps the compiler from merging or hoisting the identical copies of
+// consecutive iterations (the data calls are plain loads and stores).
+__device__ __forceinline__ void compiler_fence() { asm volatile("" ::: "memory"); }
+
+template <Scope S>
+__device__ __forceinline__ void group_sync() {
+  if constexpr (S == Scope::kWarp) __syncwarp();
+  if constexpr (S == Scope::kBlock) __syncthreads();
+}
+
+struct Group {
+  size_t index, count;
+};
+// This thread's group along the 1-D grid (blockDim.x a multiple of 32).
+template <Scope S>
+__device__ __forceinline__ Group grid_group() {
+  const size_t thread = size_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  const size_t threads = size_t(gridDim.x) * blockDim.x;
+  if constexpr (S == Scope::kThread) return {thread, threads};
+  if constexpr (S == Scope::kWarp) return {thread / 32, threads / 32};
+  return {blockIdx.x, gridDim.x};
+}
+
+__host__ __device__ constexpr uint64_t mix64(uint64_t x) {  // splitmix64's finalizer
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+// The expected contents: byte i is byte i % 8 of word i / 8 (little endian),
+// different for every tag so that data of an earlier transfer cannot pass.
+__device__ __forceinline__ uint64_t pattern_word(uint64_t tag, size_t word) {
+  return mix64(tag ^ mix64(word));
+}
+__device__ __forceinline__ uint8_t pattern_byte(uint64_t tag, size_t i) {
+  return static_cast<uint8_t>(pattern_word(tag, i / 8) >> (8 * (i % 8)));
+}
+
+// Heap buffers are 256-byte aligned, so the whole words are 8-byte aligned.
+__global__ void fill_kernel(char* buf, size_t bytes, uint64_t tag) {
+  const size_t first = size_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  const size_t stride = size_t(gridDim.x) * blockDim.x;
+  const size_t words = bytes / 8;
+  auto* w = reinterpret_cast<uint64_t*>(buf);
+  for (size_t i = first; i < words; i += stride) w[i] = pattern_word(tag, i);
+  for (size_t i = words * 8 + first; i < bytes; i += stride) buf[i] = pattern_byte(tag, i);
+}
+
+// Counts wrong words of [0, bytes) and changed guard bytes after it.
+__global__ void check_kernel(const char* buf, size_t bytes, uint64_t tag,
+                             unsigned long long* errors) {
+  const size_t first = size_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  const size_t stride = size_t(gridDim.x) * blockDim.x;
+  const size_t words = bytes / 8;
+  const auto* w = reinterpret_cast<const uint64_t*>(buf);
+  const auto* u = reinterpret_cast<const uint8_t*>(buf);
+  unsigned long long bad = 0;
+  for (size_t i = first; i < words; i += stride) bad += w[i] != pattern_word(tag, i);
+  for (size_t i = words * 8 + first; i < bytes; i += stride) bad += u[i] != pattern_byte(tag, i);
+  for (size_t i = bytes + first; i < bytes + kGuard; i += stride) bad += u[i] != kPoison;
+  if (bad) atomicAdd(errors, bad);
+}
+
+// Bandwidth: every group of the grid moves its own chunk of [0, bytes) between
+// `src` and `dest` (same offsets) `iters` times. Put: dest on `peer`; get: src
+// on `peer`. The final quiet (every thread completes its own part) puts the
+// completion of the data inside the timed kernel for both forms.
+template <Scope S, bool kGet, bool kNbi>
+__global__ void bandwidth_kernel(tdmShmemDevice_t sh, char* dest, const char* src, size_t bytes,
+                                 size_t chunk, int iters, int peer) {
+  const Group g = grid_group<S>();
+  const size_t begin = g.index * chunk < bytes ? g.index * chunk : bytes;
+  const size_t len = bytes - begin < chunk ? bytes - begin : chunk;
+  for (int i = 0; i < iters; ++i) {
+    if constexpr (kGet && kNbi) ts::get_nbi<S>(sh, dest + begin, src + begin, len, peer);
+    if constexpr (kGet && !kNbi) ts::get<S>(sh, dest + begin, src + begin, len, peer);
+    if constexpr (!kGet && kNbi) ts::put_nbi<S>(sh, dest + begin, src + begin, len, peer);
+    if constexpr (!kGet && !kNbi) ts::put<S>(sh, dest + begin, src + begin, len, peer);
+    compiler_fence();
+  }
+  ts::quiet(sh);
+}
+
+// Latency: one group (the whole launch) waits for each transfer before the
+// next. Put: put, then every thread quiets its own stores (the next put's
+// entry sync waits for all of them). Get: blocking, the data is in `dest` on
+// return; a load's value is needed by its store, so each get waits for its
+// data even at thread scope.
+template <Scope S, bool kGet>
+__global__ void latency_kernel(tdmShmemDevice_t sh, char* dest, const char* src, size_t bytes,
+                               int iters, int peer) {
+  for (int i = 0; i < iters; ++i) {
+    if constexpr (kGet) {
+      ts::get<S>(sh, dest, src, bytes, peer);
+    } else {
+      ts::put<S>(sh, dest, src, bytes, peer);
+      ts::quiet(sh);
+    }
+    compiler_fence();
+  }
+}
+
+// Ping-pong: the initiator sends round r's data and signal value base + r,
+// the echo waits for that value and answers with the same. Values only grow
+// (the host advances `base` identically on both PEs), so no reset is needed.
+template <Scope S>
+__global__ void pingpong_kernel(tdmShmemDevice_t sh, char* dest, const char* src, size_t bytes,
+                                uint64_t* sig, uint64_t base, int iters, int peer, bool initiator) {
+  auto wait = [&](uint64_t value) {
+    if (threadIdx.x == 0) ts::signal_wait_until(sh, sig, TDM_CMP_GE, value);
+    group_sync<S>();  // the group's later reads see what the signal released
+  };
+  for (int r = 1; r <= iters; ++r) {
+    const uint64_t value = base + static_cast<uint64_t>(r);
+    if (!initiator) wait(value);
+    ts::put_signal<S>(sh, dest, src, bytes, sig, value, TDM_SIGNAL_SET, peer);
+    if (initiator) wait(value);
+  }
+}
+
+using BandwidthKernel = void (*)(tdmShmemDevice_t, char*, const char*, size_t, size_t, int, int);
+using LatencyKernel = void (*)(tdmShmemDevice_t, char*, const char*, size_t, int, int);
+using PingPongKernel = void (*)(tdmShmemDevice_t, char*, const char*, size_t, uint64_t*, uint64_t,
+                                int, int, bool);
+
+constexpr std::array kScopes{Scope::kThread, Scope::kWarp, Scope::kBlock};
+
+struct Variant {
+  const char* name;
+  Scope scope;
+  bool nbi;
+};
+constexpr std::array kVariants{
+    Variant{"thread", Scope::kThread, false}, Variant{"thread_nbi", Scope::kThread, true},
+    Variant{"warp", Scope::kWarp, false},     Variant{"warp_nbi", Scope::kWarp, true},
+    Variant{"block", Scope::kBlock, false},   Variant{"block_nbi", Scope::kBlock, true}};
+
+template <bool kGet>
+BandwidthKernel bandwidth_kernel_for(const Variant& v) {
+  switch (v.scope) {
+    case Scope::kThread:
+      return v.nbi ? bandwidth_kernel<Scope::kThread, kGet, true>
+                   : bandwidth_kernel<Scope::kThread, kGet, false>;
+    case Scope::kWarp:
+      return v.nbi ? bandwidth_kernel<Scope::kWarp, kGet, true>
+                   : bandwidth_kernel<Scope::kWarp, kGet, false>;
+    case Scope::kBlock:
+      break;
+  }
+  return v.nbi ? bandwidth_kernel<Scope::kBlock, kGet, true>
+               : bandwidth_kernel<Scope::kBlock, kGet, false>;
+}
+
+template <bool kGet>
+LatencyKernel latency_kernel_for(Scope s) {
+  if (s == Scope::kThread) return latency_kernel<Scope::kThread, kGet>;
+  if (s == Scope::kWarp) return latency_kernel<Scope::kWarp, kGet>;
+  return latency_kernel<Scope::kBlock, kGet>;
+}
+
+PingPongKernel pingpong_kernel_for(Scope s) {
+  if (s == Scope::kThread) return pingpong_kernel<Scope::kThread>;
+  if (s == Scope::kWarp) return pingpong_kernel<Scope::kWarp>;
+  return pingpong_kernel<Scope::kBlock>;
+}
+
+// ---- options ----
+
+constexpr std::array<std::string_view, 6> kTests{"put_bw",  "get_bw",  "ce_bw",
+                                                 "put_lat", "get_lat", "signal_lat"};
+
+struct Options {
+  size_t min_bytes = 8;
+  size_t max_bytes = size_t(1) << 30;
+  size_t factor = 2;
+  size_t lat_max = size_t(64) << 10;
+  int iters = 1000;
+  int warmup = 50;
+  int batches = 5;
+  int blocks = 0;  // 0: one per SM
+  int threads = 512;
+  std::vector<std::string_view> tests;  // in kTests order
+  std::string command;
+  bool help = false;
+
+  bool wants(std::string_view test) const { return std::ranges::find(tests, test) != tests.end(); }
+  bool any_bandwidth() const { return wants("put_bw") || wants("get_bw") || wants("ce_bw"); }
+};
+
+constexpr const char* kUsage =
+    "usage: mpirun -np 2 shmem_perf [flags]   (PE 0 active, PE 1 target)\n"
+    "  -b BYTES  smallest size (K/M/G suffixes, powers of 1024)      default 8\n"
+    "  -e BYTES  largest size of the bandwidth tests                 default 1G\n"
+    "  -f N      multiply the size by N each step (>= 2)             default 2\n"
+    "  -l BYTES  largest size of the latency tests                   default 64K\n"
+    "  -n N      in-kernel iterations per timed batch (bandwidth:\n"
+    "            at most 4 GiB per batch)                            default 1000\n"
+    "  -w N      untimed warmup iterations before each row           default 50\n"
+    "  -r N      timed batches per row; the median is shown          default 5\n"
+    "  -B N      blocks of the bandwidth grid                        default: SM count\n"
+    "  -T N      threads per block (multiple of 32, <= 1024); also\n"
+    "            the block of the block-scope latency tests          default 512\n"
+    "  -t LIST   tests, comma separated, or all: put_bw,get_bw,ce_bw,\n"
+    "            put_lat,get_lat,signal_lat                          default all\n"
+    "  -h        this help\n"
+    "Heap per PE: 2 x (-e + 256 B) plus a little; TANDEM_SYMMETRIC_SIZE sets it.\n";
+
+size_t parse_size(const char* text, char flag) {
+  char* end = nullptr;
+  errno = 0;
+  const unsigned long long v = std::strtoull(text, &end, 10);
+  unsigned shift = 0;
+  if (end != text && *end) {
+    static constexpr std::string_view kUnits = "KMG";  // 2^10, 2^20, 2^30
+    const size_t unit = kUnits.find(static_cast<char>(std::toupper(*end)));
+    shift = unit == std::string_view::npos ? 64 : 10 * unsigned(unit + 1);
+    ++end;
+  }
+  if (end == text || *end || errno || *text == '-' || shift == 64 || (v << shift) >> shift != v)
+    fail(std::string("-") + flag + ": '" + text + "' is not a size (e.g. 8, 64K, 1G)");
+  return static_cast<size_t>(v << shift);
+}
+
+int parse_int(const char* text, char flag, int lo, int hi) {
+  char* end = nullptr;
+  errno = 0;
+  const long v = std::strtol(text, &end, 10);
+  if (end == text || *end || errno || v < lo || v > hi)
+    fail(std::string("-") + flag + ": '" + text + "' must be an integer in [" + std::to_string(lo) +
+         ", " + std::to_string(hi) + "]");
+  return static_cast<int>(v);
+}
+
+Options parse_options(int argc, char** argv) {
+  Options o;
+  for (int i = 0; i < argc; ++i) {
+    if (i) o.command += ' ';
+    o.command += argv[i];
+  }
+  std::string tests = "all";
+  opterr = 0;  // our own message, from PE 0 only
+  for (int c; (c = getopt(argc, argv, "b:e:f:l:n:w:r:B:T:t:h")) != -1;) {
+    switch (c) {
+      case 'b':
+        o.min_bytes = parse_size(optarg, 'b');
+        break;
+      case 'e':
+        o.max_bytes = parse_size(optarg, 'e');
+        break;
+      case 'f':
+        o.factor = static_cast<size_t>(parse_int(optarg, 'f', 2, 1 << 20));
+        break;
+      case 'l':
+        o.lat_max = parse_size(optarg, 'l');
+        break;
+      case 'n':
+        o.iters = parse_int(optarg, 'n', 1, 1 << 30);
+        break;
+      case 'w':
+        o.warmup = parse_int(optarg, 'w', 0, 1 << 30);
+        break;
+      case 'r':
+        o.batches = parse_int(optarg, 'r', 1, 1000);
+        break;
+      case 'B':
+        o.blocks = parse_int(optarg, 'B', 1, 1 << 20);
+        break;
+      case 'T':
+        o.threads = parse_int(optarg, 'T', 32, 1024);
+        break;
+      case 't':
+        tests = optarg;
+        break;
+      case 'h':
+        o.help = true;
+        break;
+      default:
+        fail(std::string("unknown flag or missing value: -") + char(optopt) + "\n" + kUsage);
+    }
+  }
+  if (optind < argc) fail(std::string("unexpected argument '") + argv[optind] + "'\n" + kUsage);
+  if (o.min_bytes == 0) fail("-b: sizes start at 1 byte");
+  if (o.max_bytes < o.min_bytes) fail("-e must not be below -b");
+  if (o.threads % 32) fail("-T must be a multiple of 32 (whole warps)");
+  for (size_t at = 0; at <= tests.size();) {
+    const size_t comma = std::min(tests.find(',', at), tests.size());
+    const std::string_view name = std::string_view(tests).substr(at, comma - at);
+    at = comma + 1;
+    if (name == "all") {
+      o.tests.assign(kTests.begin(), kTests.end());
+    } else if (auto it = std::ranges::find(kTests, name); it != kTests.end()) {
+      if (!o.wants(name)) o.tests.push_back(*it);
+    } else {
+      fail("-t: unknown test '" + std::string(name) + "' (put_bw,get_bw,ce_bw,put_lat,get_lat," +
+           "signal_lat or all)");
+    }
+  }
+  std::ranges::sort(o.tests, {}, [](std::string_view t) { return std::ranges::find(kTests, t); });
+  return o;
+}
+
+// b, b*f, b*f^2, ... up to `hi`.
+std::vector<size_t> sizes(size_t lo, size_t hi, size_t factor) {
+  std::vector<size_t> out;
+  for (size_t s = lo; s <= hi; s *= factor) {
+    out.push_back(s);
+    if (s > hi / factor) break;
+  }
+  return out;
+}
+
+// Iterations of a bandwidth batch: `iters`, fewer where that would move more
+// than kBatchBytes; 0 stays 0 (no warmup).
+int capped(int iters, size_t bytes) {
+  if (iters <= 0) return 0;
+  return static_cast<int>(
+      std::clamp(kBatchBytes / static_cast<double>(bytes), 1.0, static_cast<double>(iters)));
+}
+
+double median(std::span<double> v) {
+  std::ranges::sort(v);
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+// ---- owned resources ----
+
+// The world communicator. Torn down collectively on a normal exit; after an
+// error only locally (the other PE may be anywhere), reporting a device wait
+// that timed out, which is what usually causes such an error.
+class World {
+ public:
+  World() {
+    TDMCHECK(tdmCommInitWorld(&comm_, nullptr), nullptr);
+    TDMCHECK(tdmCommUserRank(comm_, &rank_), comm_);
+    TDMCHECK(tdmCommCount(comm_, &size_), comm_);
+  }
+  World(const World&) = delete;
+  World& operator=(const World&) = delete;
+  ~World() {
+    if (std::uncaught_exceptions() > 0) {
+      tdmResult_t async = tdmSuccess;
+      if (tdmCommGetAsyncError(comm_, &async) == tdmSuccess && async != tdmSuccess)
+        std::fprintf(stderr, "shmem_perf: PE %d: communicator error: %s\n", rank_,
+                     last_error(comm_).c_str());
+      tdmCommAbort(comm_);
+    } else if (tdmCommDestroy(comm_) != tdmSuccess) {
+      std::fprintf(stderr, "shmem_perf: PE %d: tdmCommDestroy failed: %s\n", rank_,
+                   last_error(comm_).c_str());
+      ++g_cleanup_failures;
+    }
+  }
+  tdmComm_t get() const { return comm_; }
+  int rank() const { return rank_; }
+  int size() const { return size_; }
+
+ private:
+  tdmComm_t comm_ = nullptr;
+  int rank_ = 0, size_ = 1;
+};
+
+// One tdmShmemMalloc allocation. The free is collective too: skipped while
+// unwinding after an error, as the other PE may never reach it (process exit
+// releases the memory).
+class Symmetric {
+ public:
+  Symmetric(tdmComm_t comm, size_t bytes) : comm_(comm) {
+    if (tdmShmemMalloc(comm, bytes, &ptr_) != tdmSuccess)
+      fail("tdmShmemMalloc(" + std::to_string(bytes) + " bytes) failed: " + last_error(comm) +
+           " (TANDEM_SYMMETRIC_SIZE sets the heap per PE; -e lowers the need)");
+  }
+  Symmetric(const Symmetric&) = delete;
+  Symmetric& operator=(const Symmetric&) = delete;
+  ~Symmetric() {
+    if (!ptr_ || std::uncaught_exceptions() > 0) return;
+    if (tdmShmemFree(comm_, ptr_) != tdmSuccess) {
+      std::fprintf(stderr, "shmem_perf: PE %d: tdmShmemFree failed: %s\n", g_rank,
+                   last_error(comm_).c_str());
+      ++g_cleanup_failures;
+    }
+  }
+  template <typename T = char>
+  T* get() const {
+    return static_cast<T*>(ptr_);
+  }
+
+ private:
+  tdmComm_t comm_;
+  void* ptr_ = nullptr;
+};
+
+struct Control {
+  uint64_t signal;            // the ping-pong's signal word
+  unsigned long long errors;  // check_kernel's count
+};
+
+struct DeviceInfo {  // exchanged for the header
+  char name[sizeof(cudaDeviceProp::name)];
+  char bus[32];
+  int sms;
+  int device;
+};
+
+// ---- the benchmark ----
+
+class Bench {
+ public:
+  Bench(const World& world, const Options& opt, int device)
+      : comm_(world.get()),
+        me_(world.rank()),
+        peer_(1 - world.rank()),
+        opt_(opt),
+        buffer_bytes_((opt.any_bandwidth() ? opt.max_bytes : std::min(opt.max_bytes, opt.lat_max)) +
+                      kGuard),
+        a_(comm_, buffer_bytes_),
+        b_(comm_, buffer_bytes_),
+        control_(comm_, sizeof(Control)),
+        starts_(std::make_unique<cu::Event[]>(opt.batches)),
+        stops_(std::make_unique<cu::Event[]>(opt.batches)) {
+    TDMCHECK(tdmShmemGetDevice(comm_, &sh_), comm_);
+    TDMCHECK(tdmShmemPtr(comm_, a_.get(), peer_, reinterpret_cast<void**>(&peer_a_)), comm_);
+    TDMCHECK(tdmShmemPtr(comm_, b_.get(), peer_, reinterpret_cast<void**>(&peer_b_)), comm_);
+    if (!peer_a_ || !peer_b_)
+      fail("PE " + std::to_string(peer_) +
+           " is not load/store reachable (another host?): the device API needs both PEs on one "
+           "host");
+    CUDACHECK(cudaDeviceGetAttribute(&sms_, cudaDevAttrMultiProcessorCount, device));
+    blocks_ = opt.blocks ? opt.blocks : sms_;
+    helper_blocks_ = 4 * sms_;
+    CUDACHECK(cudaMemsetAsync(control_.get(), 0, sizeof(Control), stream_.get()));
+    barrier();  // the signal word is zero everywhere before the first ping
+    stream_.synchronize();
+    print_header(device);
+  }
+
+  // The selected tests, in kTests order; false if a transfer arrived wrong.
+  bool run() {
+    if (opt_.wants("put_bw")) bandwidth(false);
+    if (opt_.wants("get_bw")) bandwidth(true);
+    if (opt_.wants("ce_bw")) copy_engine();
+    if (opt_.wants("put_lat")) latency(false);
+    if (opt_.wants("get_lat")) latency(true);
+    if (opt_.wants("signal_lat")) signal();
+    if (checks_) {
+      if (failures_)
+        out("# check FAILED: %d of %d transfers arrived wrong\n", failures_, checks_);
+      else
+        out("# check: all %d transfers arrived intact\n", checks_);
+    }
+    return failures_ == 0;
+  }
+
+ private:
+  [[gnu::format(printf, 2, 3)]] void out(const char* format, ...) const {
+    if (me_ != 0) return;
+    va_list args;
+    va_start(args, format);
+    std::vprintf(format, args);
+    va_end(args);
+    std::fflush(stdout);  // rows appear as they are measured
+  }
+
+  cudaStream_t stream() const { return stream_.get(); }
+  void barrier() const { TDMCHECK(tdmShmemBarrierOnStream(comm_, stream()), comm_); }
+  int threads_of(Scope s) const {
+    return s == Scope::kThread ? 1 : s == Scope::kWarp ? 32 : opt_.threads;
+  }
+  size_t groups_of(Scope s) const {
+    const size_t threads = size_t(blocks_) * opt_.threads;
+    return s == Scope::kThread ? threads : s == Scope::kWarp ? threads / 32 : size_t(blocks_);
+  }
+  std::vector<size_t> latency_sizes() const {
+    return sizes(opt_.min_bytes, std::min(opt_.max_bytes, opt_.lat_max), opt_.factor);
+  }
+
+  void print_header(int device) {
+    DeviceInfo mine{};
+    cudaDeviceProp prop{};
+    CUDACHECK(cudaGetDeviceProperties(&prop, device));
+    std::memcpy(mine.name, prop.name, sizeof(mine.name));
+    mine.name[sizeof(mine.name) - 1] = '\0';
+    CUDACHECK(cudaDeviceGetPCIBusId(mine.bus, sizeof(mine.bus), device));
+    mine.sms = sms_;
+    mine.device = device;
+    std::array<DeviceInfo, 2> all{};
+    TDMCHECK(tdmAllGather(&mine, all.data(), sizeof(mine), tdmUint8, comm_, nullptr), comm_);
+    out("# %s\n", opt_.command.c_str());
+    out("# PE 0: GPU %d %s (%s, %d SMs) -> PE 1: GPU %d %s (%s); heap %zu MiB per PE, %s\n",
+        all[0].device, all[0].name, all[0].bus, all[0].sms, all[1].device, all[1].name, all[1].bus,
+        sh_.heap_size >> 20,
+        sh_.peer_stride ? "contiguous peer heaps (VMM)" : "peer table (CUDA IPC)");
+    if (std::strcmp(all[0].bus, all[1].bus) == 0)
+      out("# WARNING: both PEs share one GPU; numbers include time slicing\n");
+    if (opt_.any_bandwidth())
+      out("# bandwidth sizes %zu .. %zu B (x%zu), grid %d x %d threads\n", opt_.min_bytes,
+          opt_.max_bytes, opt_.factor, blocks_, opt_.threads);
+    if ((opt_.wants("put_lat") || opt_.wants("get_lat") || opt_.wants("signal_lat")) &&
+        !latency_sizes().empty())
+      out("# latency sizes %zu .. %zu B (x%zu), one thread, warp or block of %d threads\n",
+          opt_.min_bytes, latency_sizes().back(), opt_.factor, opt_.threads);
+    out("# each row: %d warmup iterations, then the median of %d batches of %d in-kernel "
+        "iterations (bandwidth: at most 4 GiB per batch), timed by CUDA events\n",
+        opt_.warmup, opt_.batches, opt_.iters);
+  }
+
+  // Median seconds of one batch: `prologue` (untimed) and `body(iters)`
+  // enqueued on the stream per batch, after one warmup run of body(warmup).
+  template <typename Prologue, typename Body>
+  double median_seconds(Prologue&& prologue, Body&& body, int iters, int warmup) {
+    if (warmup > 0) {
+      prologue();
+      body(warmup);
+    }
+    for (int k = 0; k < opt_.batches; ++k) {
+      prologue();
+      starts_[k].record(stream());
+      body(iters);
+      stops_[k].record(stream());
+    }
+    stops_[opt_.batches - 1].synchronize();
+    std::vector<double> seconds(opt_.batches);
+    for (int k = 0; k < opt_.batches; ++k) seconds[k] = stops_[k].secondsSince(starts_[k]);
+    return median(seconds);
+  }
+
+  void fill(char* buf, size_t bytes, uint64_t tag) {
+    fill_kernel<<<helper_blocks_, kHelperThreads, 0, stream()>>>(buf, bytes, tag);
+    launched("fill_kernel");
+  }
+
+  // All PEs: `checker` compares its `buf` with the pattern of `tag`; everyone
+  // learns the verdict, so the PEs stay in step whatever it is.
+  bool verify(int checker, const char* buf, size_t bytes, uint64_t tag) {
+    unsigned long long mine = 0, total = 0;
+    if (me_ == checker) {
+      auto* errors = &control_.get<Control>()->errors;
+      CUDACHECK(cudaMemsetAsync(errors, 0, sizeof(*errors), stream()));
+      check_kernel<<<helper_blocks_, kHelperThreads, 0, stream()>>>(buf, bytes, tag, errors);
+      launched("check_kernel");
+      CUDACHECK(cudaMemcpyAsync(&mine, errors, sizeof(mine), cudaMemcpyDeviceToHost, stream()));
+    }
+    stream_.synchronize();
+    TDMCHECK(tdmAllReduce(&mine, &total, 1, tdmUint64, tdmSum, comm_, nullptr), comm_);
+    ++checks_;
+    failures_ += total != 0;
+    return total == 0;
+  }
+
+  // One checked transfer into `dest_pe`'s b (a holds the pattern of `tag` on
+  // both PEs): b is poisoned, PE 0 times `body`, then `dest_pe` checks b.
+  // Returns PE 0's median seconds (0 elsewhere) and the verdict.
+  template <typename Body>
+  std::pair<double, bool> transfer_into_b(int dest_pe, size_t bytes, uint64_t tag, Body&& body) {
+    if (me_ == dest_pe) CUDACHECK(cudaMemsetAsync(b_.get(), kPoison, bytes + kGuard, stream()));
+    barrier();  // poison and pattern in place on both PEs
+    double seconds = 0;
+    if (me_ == 0)
+      seconds = median_seconds([] {}, body, capped(opt_.iters, bytes), capped(opt_.warmup, bytes));
+    barrier();  // PE 0's transfers visible to PE 1
+    return {seconds, verify(dest_pe, b_.get(), bytes, tag)};
+  }
+
+  // put_bw / get_bw: PE 0 moves a -> PE 1's b (put) or PE 1's a -> its b (get).
+  void bandwidth(bool get) {
+    const char* name = get ? "get_bw" : "put_bw";
+    out("#\n# %s: PE 0 %s with %s<scope> (blocking) or %s_nbi<scope> per iteration, quiet at "
+        "the end; %zu threads, %zu warps or %d blocks each move a contiguous chunk; GB/s = 1e9 "
+        "B/s\n",
+        name, get ? "reads PE 1's heap" : "writes PE 1's heap", get ? "get" : "put",
+        get ? "get" : "put", groups_of(Scope::kThread), groups_of(Scope::kWarp), blocks_);
+    out("# %10s %8s", "size", "iters");
+    for (const Variant& v : kVariants) out(" %11s", v.name);
+    out("  check\n");
+    auto& best = get ? best_get_ : best_put_;
+    const int dest_pe = get ? 0 : 1;
+    for (size_t bytes : sizes(opt_.min_bytes, opt_.max_bytes, opt_.factor)) {
+      const uint64_t tag = ++tag_;
+      fill(a_.get(), bytes, tag);
+      std::array<double, kVariants.size()> gbps{};
+      std::string failed;
+      for (size_t i = 0; i < kVariants.size(); ++i) {
+        const Variant& v = kVariants[i];
+        const BandwidthKernel kernel =
+            get ? bandwidth_kernel_for<true>(v) : bandwidth_kernel_for<false>(v);
+        const size_t groups = groups_of(v.scope);
+        // 16-byte multiples keep every chunk on the copy's vector path.
+        const size_t chunk = ((bytes + groups - 1) / groups + 15) / 16 * 16;
+        auto body = [&](int iters) {
+          kernel<<<blocks_, opt_.threads, 0, stream()>>>(sh_, b_.get(), a_.get(), bytes, chunk,
+                                                         iters, peer_);
+          launched(name);
+        };
+        const auto [seconds, ok] = transfer_into_b(dest_pe, bytes, tag, body);
+        if (me_ == 0) gbps[i] = double(bytes) * capped(opt_.iters, bytes) / seconds / 1e9;
+        if (!ok) failed += failed.empty() ? v.name : std::string(",") + v.name;
+      }
+      best[bytes] = std::ranges::max(gbps);
+      out("  %10zu %8d", bytes, capped(opt_.iters, bytes));
+      for (double g : gbps) out(" %11.2f", g);
+      out("  %s\n", failed.empty() ? "ok" : ("check failed: " + failed).c_str());
+    }
+  }
+
+  // ce_bw: cudaMemcpyAsync on PE 0's stream between the same heap buffers.
+  void copy_engine() {
+    out("#\n# ce_bw: cudaMemcpyAsync on PE 0's stream (copy engine, one call per iteration), "
+        "PE 0's a -> PE 1's b (ce_put) and PE 1's a -> PE 0's b (ce_get); ratio: best of "
+        "put_bw (get_bw) at that size / CE\n");
+    out("# %10s %8s %11s %8s %11s %8s  check\n", "size", "iters", "ce_put", "put/CE", "ce_get",
+        "get/CE");
+    auto ratio = [](const std::map<size_t, double>& best, size_t bytes, double ce) {
+      char text[16] = "-";
+      if (auto it = best.find(bytes); it != best.end() && ce > 0)
+        std::snprintf(text, sizeof(text), "%.2f", it->second / ce);
+      return std::string(text);
+    };
+    for (size_t bytes : sizes(opt_.min_bytes, opt_.max_bytes, opt_.factor)) {
+      const uint64_t tag = ++tag_;
+      fill(a_.get(), bytes, tag);
+      const int iters = capped(opt_.iters, bytes);
+      auto copies = [&](void* dst, const void* src) {
+        return [=, this](int n) {
+          for (int i = 0; i < n; ++i)
+            CUDACHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, stream()));
+        };
+      };
+      const auto [put_s, put_ok] = transfer_into_b(1, bytes, tag, copies(peer_b_, a_.get()));
+      const auto [get_s, get_ok] = transfer_into_b(0, bytes, tag, copies(b_.get(), peer_a_));
+      const double put = me_ == 0 ? double(bytes) * iters / put_s / 1e9 : 0;
+      const double get = me_ == 0 ? double(bytes) * iters / get_s / 1e9 : 0;
+      const char* check = put_ok && get_ok ? "ok"
+                          : put_ok         ? "check failed: ce_get"
+                          : get_ok         ? "check failed: ce_put"
+                                           : "check failed: ce_put,ce_get";
+      out("  %10zu %8d %11.2f %8s %11.2f %8s  %s\n", bytes, iters, put,
+          ratio(best_put_, bytes, put).c_str(), get, ratio(best_get_, bytes, get).c_str(), check);
+    }
+  }
+
+  // put_lat / get_lat: one group on PE 0, each transfer complete before the next.
+  void latency(bool get) {
+    out("#\n# %s: one thread, warp or block (%d threads) of PE 0; %s; microseconds per "
+        "operation\n",
+        get ? "get_lat" : "put_lat", opt_.threads,
+        get ? "get<scope> per iteration (blocking: data in place on return)"
+            : "put<scope> + quiet (every thread) per iteration");
+    out("# %10s %8s %10s %10s %10s\n", "size", "iters", "thread", "warp", "block");
+    for (size_t bytes : latency_sizes()) {
+      barrier();  // PE 1 stays in step (and idle) row by row
+      std::array<double, kScopes.size()> us{};
+      if (me_ == 0) {
+        for (size_t i = 0; i < kScopes.size(); ++i) {
+          const LatencyKernel kernel =
+              get ? latency_kernel_for<true>(kScopes[i]) : latency_kernel_for<false>(kScopes[i]);
+          auto body = [&](int iters) {
+            kernel<<<1, threads_of(kScopes[i]), 0, stream()>>>(sh_, b_.get(), a_.get(), bytes,
+                                                               iters, peer_);
+            launched(get ? "get_lat" : "put_lat");
+          };
+          us[i] = median_seconds([] {}, body, opt_.iters, opt_.warmup) / opt_.iters * 1e6;
+        }
+      }
+      out("  %10zu %8d %10.3f %10.3f %10.3f\n", bytes, opt_.iters, us[0], us[1], us[2]);
+    }
+  }
+
+  // signal_lat: ping-pong; both PEs run a kernel per batch, started together
+  // by a barrier, and PE 0's events time it.
+  void signal() {
+    out("#\n# signal_lat: PE 0 put_signal<scope> -> PE 1 signal_wait_until, put_signal back -> "
+        "PE 0 signal_wait_until (one thread, warp or block of %d threads on each PE); half "
+        "round trip in microseconds; size 0: signal only\n",
+        opt_.threads);
+    out("# %10s %8s %10s %10s %10s\n", "size", "iters", "thread", "warp", "block");
+    std::vector<size_t> list = latency_sizes();
+    list.insert(list.begin(), 0);
+    uint64_t* sig = &control_.get<Control>()->signal;
+    for (size_t bytes : list) {
+      std::array<double, kScopes.size()> us{};
+      for (size_t i = 0; i < kScopes.size(); ++i) {
+        const PingPongKernel kernel = pingpong_kernel_for(kScopes[i]);
+        auto body = [&](int iters) {
+          kernel<<<1, threads_of(kScopes[i]), 0, stream()>>>(sh_, b_.get(), a_.get(), bytes, sig,
+                                                             signal_base_, iters, peer_, me_ == 0);
+          launched("signal_lat");
+          signal_base_ += static_cast<uint64_t>(iters);
+        };
+        us[i] = median_seconds([&] { barrier(); }, body, opt_.iters, opt_.warmup) / opt_.iters / 2 *
+                1e6;
+      }
+      out("  %10zu %8d %10.3f %10.3f %10.3f\n", bytes, opt_.iters, us[0], us[1], us[2]);
+    }
+  }
+
+  tdmComm_t comm_;
+  int me_, peer_;
+  const Options& opt_;
+  size_t buffer_bytes_;
+  cu::Stream stream_;
+  // a: sources (pattern), b: destinations, each buffer_bytes_ on every PE.
+  Symmetric a_, b_, control_;
+  std::unique_ptr<cu::Event[]> starts_, stops_;
+  tdmShmemDevice_t sh_{};
+  char* peer_a_ = nullptr;  // the peer's a and b, mapped here (copy-engine test)
+  char* peer_b_ = nullptr;
+  int sms_ = 0, blocks_ = 0, helper_blocks_ = 0;
+  uint64_t tag_ = 0;          // pattern of the current transfer (same on both PEs)
+  uint64_t signal_base_ = 0;  // last signal value sent (same on both PEs)
+  int checks_ = 0, failures_ = 0;
+  std::map<size_t, double> best_put_, best_get_;  // GB/s per size, for the CE ratios
+};
+
+int env_int(const char* name, int fallback) {
+  const char* v = std::getenv(name);
+  return v && *v ? std::atoi(v) : fallback;
+}
+
+int run(int argc, char** argv) {
+  // The GPU first: the communicator binds to the current device. One GPU per
+  // PE by local rank (mpirun, tandemrun or torchrun style launchers).
+  const int local_rank =
+      env_int("OMPI_COMM_WORLD_LOCAL_RANK", env_int("TANDEM_LOCAL_RANK", env_int("LOCAL_RANK", 0)));
+  std::string why;
+  const int devices = cu::deviceCount(&why);
+  if (devices == 0) fail("no CUDA device: " + why);
+  const int device = local_rank % devices;
+  CUDACHECK(cudaSetDevice(device));
+
+  World world;
+  g_rank = world.rank();
+  Options opt;
+  try {
+    opt = parse_options(argc, argv);
+  } catch (const std::exception& e) {
+    // Every PE parsed the same argv: all stop, only PE 0 explains.
+    if (world.rank() == 0) std::fprintf(stderr, "shmem_perf: %s\n", e.what());
+    return 2;
+  }
+  if (opt.help) {
+    if (world.rank() == 0) std::fputs(kUsage, stdout);
+    return 0;
+  }
+  if (world.size() != 2) {
+    if (world.rank() == 0)
+      std::fprintf(stderr, "shmem_perf: needs exactly 2 PEs (mpirun -np 2), got %d\n",
+                   world.size());
+    return 2;
+  }
+  bool ok = false;
+  {
+    Bench bench(world, opt, device);
+    ok = bench.run();
+  }  // frees the heap buffers (collective) before the communicator goes
+  return ok ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int rc = 1;
+  try {
+    rc = run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "shmem_perf: PE %d: %s\n", g_rank, e.what());
+    return 1;
+  }
+  return g_cleanup_failures ? 1 : rc;
+}
