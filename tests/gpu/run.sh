@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds Tandem with CUDA and runs everything GPU-related on the lent GPU
 # machine in one call: the gpu-labelled tests (2 ranks first, then the
-# 4-ranks-on-2-GPUs runs), then the benchmarks against NCCL (bench.sh).
+# 4 and 8 ranks on 2 GPUs runs), then the benchmarks against NCCL (bench.sh).
 # Logs go to $OUT (or ./gpu-results). RUN_CPU_SUITES=1 adds the unit and mp
 # suites; NO_BENCH=1 skips the benchmarks.
 set -uo pipefail
@@ -22,10 +22,10 @@ cd "$build"
 status=0
 ./bin/tandem-topo --format matrix > "$out/topology.txt" 2>&1 || status=1
 log=$out/gpu_tests.log
-ctest --output-on-failure -L gpu -E np4 >> "$log" 2>&1 || status=1
+ctest --output-on-failure -L gpu -E "np4|np8" >> "$log" 2>&1 || status=1
 grep -E "tests passed|Failed|\*\*\*" "$log" | tail -12
 [[ ${NO_BENCH:-0} == 1 ]] || bash "$root/tests/gpu/bench.sh" || status=1
-ctest --output-on-failure -L gpu -R np4 >> "$log" 2>&1 || status=1
+ctest --output-on-failure -L gpu -R "np4|np8" >> "$log" 2>&1 || status=1
 grep -E "tests passed|Failed|\*\*\*" "$log" | tail -6
 if [[ ${RUN_CPU_SUITES:-0} == 1 ]]; then
   ctest --output-on-failure -L unit -j 8 > "$out/unit_tests.log" 2>&1 || status=1
