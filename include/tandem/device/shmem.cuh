@@ -8,7 +8,9 @@
 // Scopes: every data call comes at thread, warp or block scope
 // (Scope::kThread / kWarp / kBlock). Warp and block calls are collective over
 // the calling warp or block: all of its threads call with the same arguments,
-// they split the work, and they synchronize the group on entry and exit.
+// they split the work, and they synchronize the group on entry and exit. Warp
+// scope needs a full, converged warp of 32 threads (blockDim.x a multiple of
+// 32); a partial warp is undefined behaviour, as with __syncwarp.
 //
 // Ordering guarantees (system scope, so across GPUs and processes):
 // - put / put_nbi: stores to the peer; `src` may be reused on return. They are

@@ -13,6 +13,11 @@
 // quick. Every bandwidth transfer is checked: the destination is poisoned
 // before it and compared with the expected pattern (and the untouched guard
 // bytes after it) once a barrier has made the data visible.
+//
+// Bandwidth iterations rotate over regions (see Rotation): repeating one
+// transfer would read the same peer bytes every time, and from 128 KiB to a
+// few MiB those plain loads then hit in the caches (get_bw showed 3300 GB/s
+// over a ~400 GB/s NVLink), measuring the cache rather than the interconnect.
 #include <cuda_runtime.h>
 #include <unistd.h>
 
@@ -50,6 +55,11 @@ constexpr size_t kGuard = 256;     // bytes after each transfer that must stay p
 constexpr uint8_t kPoison = 0xA5;  // destination bytes before a transfer
 constexpr double kBatchBytes = 4.0 * (size_t(1) << 30);  // cap of one bandwidth batch
 constexpr int kHelperThreads = 256;                      // fill and check kernels
+constexpr size_t kAlign = 256;  // tdmShmemMalloc's alignment, and that of every region
+// Bandwidth rows rotate over regions covering this much (see Rotation): far
+// beyond the caches (H200: 50 MB of L2, 132 x 256 KB of L1 / shared memory).
+constexpr size_t kRotateBytes = size_t(256) << 20;
+constexpr size_t kHeapReserve = size_t(1) << 20;  // left free of the heap for the small buffers
 
 int g_rank = -1;             // for error messages; set once the communicator exists
 int g_cleanup_failures = 0;  // failures in destructors, which cannot throw
@@ -111,47 +121,77 @@ __device__ __forceinline__ uint64_t pattern_word(uint64_t tag, size_t word) {
 __device__ __forceinline__ uint8_t pattern_byte(uint64_t tag, size_t i) {
   return static_cast<uint8_t>(pattern_word(tag, i / 8) >> (8 * (i % 8)));
 }
-
-// Heap buffers are 256-byte aligned, so the whole words are 8-byte aligned.
-__global__ void fill_kernel(char* buf, size_t bytes, uint64_t tag) {
-  const size_t first = size_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  const size_t stride = size_t(gridDim.x) * blockDim.x;
-  const size_t words = bytes / 8;
-  auto* w = reinterpret_cast<uint64_t*>(buf);
-  for (size_t i = first; i < words; i += stride) w[i] = pattern_word(tag, i);
-  for (size_t i = words * 8 + first; i < bytes; i += stride) buf[i] = pattern_byte(tag, i);
+// Every region has its own pattern, so data that lands in the wrong region
+// fails the check too (the host's tags stay far below 2^32).
+__device__ __forceinline__ uint64_t region_tag(uint64_t tag, size_t region) {
+  return tag + (uint64_t(region) << 32);
 }
 
-// Counts wrong words of [0, bytes) and changed guard bytes after it.
-__global__ void check_kernel(const char* buf, size_t bytes, uint64_t tag,
-                             unsigned long long* errors) {
+// The buffers hold `regions` regions of `bytes`, `stride` (a multiple of
+// kAlign) apart. The helpers walk (region, unit) pairs: a unit is a whole
+// word of a region, its last partial word (as bytes), or for the check one
+// guard byte. Heap buffers are 256-byte aligned, so the words are 8-byte aligned.
+__global__ void fill_kernel(char* buf, size_t bytes, size_t stride, size_t regions, uint64_t tag) {
   const size_t first = size_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  const size_t stride = size_t(gridDim.x) * blockDim.x;
-  const size_t words = bytes / 8;
-  const auto* w = reinterpret_cast<const uint64_t*>(buf);
-  const auto* u = reinterpret_cast<const uint8_t*>(buf);
+  const size_t step = size_t(gridDim.x) * blockDim.x;
+  const size_t words = bytes / 8, units = (bytes + 7) / 8;
+  for (size_t j = first; j < regions * units; j += step) {
+    const size_t r = j / units, k = j % units;
+    char* region = buf + r * stride;
+    const uint64_t t = region_tag(tag, r);
+    if (k < words) {
+      reinterpret_cast<uint64_t*>(region)[k] = pattern_word(t, k);
+    } else {
+      for (size_t i = words * 8; i < bytes; ++i) region[i] = pattern_byte(t, i);
+    }
+  }
+}
+
+// Counts wrong bytes (whole words count once) of every region and changed
+// guard bytes after each.
+__global__ void check_kernel(const char* buf, size_t bytes, size_t stride, size_t regions,
+                             uint64_t tag, unsigned long long* errors) {
+  const size_t first = size_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  const size_t step = size_t(gridDim.x) * blockDim.x;
+  const size_t words = bytes / 8, units = (bytes + 7) / 8 + kGuard;
   unsigned long long bad = 0;
-  for (size_t i = first; i < words; i += stride) bad += w[i] != pattern_word(tag, i);
-  for (size_t i = words * 8 + first; i < bytes; i += stride) bad += u[i] != pattern_byte(tag, i);
-  for (size_t i = bytes + first; i < bytes + kGuard; i += stride) bad += u[i] != kPoison;
+  for (size_t j = first; j < regions * units; j += step) {
+    const size_t r = j / units, k = j % units;
+    const char* region = buf + r * stride;
+    const auto* u = reinterpret_cast<const uint8_t*>(region);
+    const uint64_t t = region_tag(tag, r);
+    if (k < words) {
+      bad += reinterpret_cast<const uint64_t*>(region)[k] != pattern_word(t, k);
+    } else if (k < units - kGuard) {
+      for (size_t i = words * 8; i < bytes; ++i) bad += u[i] != pattern_byte(t, i);
+    } else {
+      bad += u[bytes + (k - (units - kGuard))] != kPoison;
+    }
+  }
   if (bad) atomicAdd(errors, bad);
 }
 
-// Bandwidth: every group of the grid moves its own chunk of [0, bytes) between
-// `src` and `dest` (same offsets) `iters` times. Put: dest on `peer`; get: src
-// on `peer`. The final quiet (every thread completes its own part) puts the
-// completion of the data inside the timed kernel for both forms.
+// Bandwidth: every group of the grid moves its own chunk of [0, bytes) of a
+// region between `src` and `dest` (same offsets), `iters` times; iteration i
+// uses region (first + i) % regions, `stride` bytes apart, so no iteration
+// rereads what an earlier one may have left in a cache. Put: dest on `peer`;
+// get: src on `peer`. The final quiet (every thread completes its own part)
+// puts the completion of the data inside the timed kernel for both forms.
 template <Scope S, bool kGet, bool kNbi>
 __global__ void bandwidth_kernel(tdmShmemDevice_t sh, char* dest, const char* src, size_t bytes,
-                                 size_t chunk, int iters, int peer) {
+                                 size_t chunk, size_t stride, size_t regions, size_t first,
+                                 int iters, int peer) {
   const Group g = grid_group<S>();
   const size_t begin = g.index * chunk < bytes ? g.index * chunk : bytes;
   const size_t len = bytes - begin < chunk ? bytes - begin : chunk;
+  size_t region = first;  // < regions
   for (int i = 0; i < iters; ++i) {
-    if constexpr (kGet && kNbi) ts::get_nbi<S>(sh, dest + begin, src + begin, len, peer);
-    if constexpr (kGet && !kNbi) ts::get<S>(sh, dest + begin, src + begin, len, peer);
-    if constexpr (!kGet && kNbi) ts::put_nbi<S>(sh, dest + begin, src + begin, len, peer);
-    if constexpr (!kGet && !kNbi) ts::put<S>(sh, dest + begin, src + begin, len, peer);
+    const size_t at = region * stride + begin;
+    if constexpr (kGet && kNbi) ts::get_nbi<S>(sh, dest + at, src + at, len, peer);
+    if constexpr (kGet && !kNbi) ts::get<S>(sh, dest + at, src + at, len, peer);
+    if constexpr (!kGet && kNbi) ts::put_nbi<S>(sh, dest + at, src + at, len, peer);
+    if constexpr (!kGet && !kNbi) ts::put<S>(sh, dest + at, src + at, len, peer);
+    if (++region == regions) region = 0;
     compiler_fence();
   }
   ts::quiet(sh);
@@ -194,7 +234,8 @@ __global__ void pingpong_kernel(tdmShmemDevice_t sh, char* dest, const char* src
   }
 }
 
-using BandwidthKernel = void (*)(tdmShmemDevice_t, char*, const char*, size_t, size_t, int, int);
+using BandwidthKernel = void (*)(tdmShmemDevice_t, char*, const char*, size_t, size_t, size_t,
+                                 size_t, size_t, int, int);
 using LatencyKernel = void (*)(tdmShmemDevice_t, char*, const char*, size_t, int, int);
 using PingPongKernel = void (*)(tdmShmemDevice_t, char*, const char*, size_t, uint64_t*, uint64_t,
                                 int, int, bool);
@@ -279,7 +320,8 @@ constexpr const char* kUsage =
     "  -t LIST   tests, comma separated, or all: put_bw,get_bw,ce_bw,\n"
     "            put_lat,get_lat,signal_lat                          default all\n"
     "  -h        this help\n"
-    "Heap per PE: 2 x (-e + 256 B) plus a little; TANDEM_SYMMETRIC_SIZE sets it.\n";
+    "Heap per PE: 2 x max(-e + 256 B, about 256 MiB of rotating regions) plus a\n"
+    "little; TANDEM_SYMMETRIC_SIZE sets it (a smaller heap rotates fewer regions).\n";
 
 size_t parse_size(const char* text, char flag) {
   char* end = nullptr;
@@ -393,6 +435,38 @@ int capped(int iters, size_t bytes) {
       std::clamp(kBatchBytes / static_cast<double>(bytes), 1.0, static_cast<double>(iters)));
 }
 
+// The regions one bandwidth row rotates over. Why: an iteration that moved
+// the same bytes as the last one would find them in the caches (get: PE 0's
+// plain loads of the peer's bytes hit in L1 / L2 from the second iteration
+// on), so from 128 KiB to a few MiB the rows measured the cache, not the
+// interconnect. Iteration i of a row (the warmup and the batches counted on)
+// therefore moves region i % regions of the source and of the destination.
+// Enough regions to cover kRotateBytes, but no more than the row's iterations
+// (then no bytes are moved twice in a row) nor than fit in `cap` bytes.
+// Regions are `stride` apart: the size and its guard, rounded up to kAlign.
+struct Rotation {
+  size_t stride, regions;
+  size_t span() const { return stride * regions; }
+};
+
+Rotation rotation_for(const Options& o, size_t cap, size_t bytes) {
+  const size_t stride = (bytes + kGuard + kAlign - 1) / kAlign * kAlign;
+  const size_t want = (kRotateBytes + bytes - 1) / bytes;
+  const size_t runs =
+      size_t(capped(o.warmup, bytes)) + size_t(o.batches) * size_t(capped(o.iters, bytes));
+  return {stride, std::max<size_t>(std::min({want, runs, cap / stride}), 1)};
+}
+
+// Bytes of each of the buffers a and b: the largest rotation (at least one
+// region of the largest size), or the largest latency transfer.
+size_t buffer_bytes_for(const Options& o, size_t cap) {
+  if (!o.any_bandwidth()) return std::min(o.max_bytes, o.lat_max) + kGuard;
+  size_t bytes = o.max_bytes + kGuard;
+  for (size_t size : sizes(o.min_bytes, o.max_bytes, o.factor))
+    bytes = std::max(bytes, rotation_for(o, cap, size).span());
+  return bytes;
+}
+
 double median(std::span<double> v) {
   std::ranges::sort(v);
   const size_t n = v.size();
@@ -479,6 +553,18 @@ struct DeviceInfo {  // exchanged for the header
 
 // ---- the benchmark ----
 
+tdmShmemDevice_t device_handle(tdmComm_t comm) {
+  tdmShmemDevice_t sh{};
+  TDMCHECK(tdmShmemGetDevice(comm, &sh), comm);
+  return sh;
+}
+
+// What each of a and b may take of the heap for rotating regions: half of
+// it, less a reserve for the small buffers (a larger -e needs more anyway).
+size_t rotation_cap(const tdmShmemDevice_t& sh) {
+  return sh.heap_size > kHeapReserve ? (sh.heap_size - kHeapReserve) / 2 / kAlign * kAlign : 0;
+}
+
 class Bench {
  public:
   Bench(const World& world, const Options& opt, int device)
@@ -486,14 +572,14 @@ class Bench {
         me_(world.rank()),
         peer_(1 - world.rank()),
         opt_(opt),
-        buffer_bytes_((opt.any_bandwidth() ? opt.max_bytes : std::min(opt.max_bytes, opt.lat_max)) +
-                      kGuard),
+        sh_(device_handle(comm_)),
+        rotation_cap_(rotation_cap(sh_)),
+        buffer_bytes_(buffer_bytes_for(opt, rotation_cap_)),
         a_(comm_, buffer_bytes_),
         b_(comm_, buffer_bytes_),
         control_(comm_, sizeof(Control)),
         starts_(std::make_unique<cu::Event[]>(opt.batches)),
         stops_(std::make_unique<cu::Event[]>(opt.batches)) {
-    TDMCHECK(tdmShmemGetDevice(comm_, &sh_), comm_);
     TDMCHECK(tdmShmemPtr(comm_, a_.get(), peer_, reinterpret_cast<void**>(&peer_a_)), comm_);
     TDMCHECK(tdmShmemPtr(comm_, b_.get(), peer_, reinterpret_cast<void**>(&peer_b_)), comm_);
     if (!peer_a_ || !peer_b_)
@@ -545,6 +631,7 @@ class Bench {
     const size_t threads = size_t(blocks_) * opt_.threads;
     return s == Scope::kThread ? threads : s == Scope::kWarp ? threads / 32 : size_t(blocks_);
   }
+  Rotation rotation(size_t bytes) const { return rotation_for(opt_, rotation_cap_, bytes); }
   std::vector<size_t> latency_sizes() const {
     return sizes(opt_.min_bytes, std::min(opt_.max_bytes, opt_.lat_max), opt_.factor);
   }
@@ -567,9 +654,27 @@ class Bench {
         sh_.peer_stride ? "contiguous peer heaps (VMM)" : "peer table (CUDA IPC)");
     if (std::strcmp(all[0].bus, all[1].bus) == 0)
       out("# WARNING: both PEs share one GPU; numbers include time slicing\n");
-    if (opt_.any_bandwidth())
+    if (opt_.any_bandwidth()) {
       out("# bandwidth sizes %zu .. %zu B (x%zu), grid %d x %d threads\n", opt_.min_bytes,
           opt_.max_bytes, opt_.factor, blocks_, opt_.threads);
+      out("# bandwidth rows rotate over regions so that no iteration finds its bytes in a cache: "
+          "iteration i (warmup and batches counted on) moves region i %% n of source and "
+          "destination, each region with its own pattern and all n checked; n covers %zu MiB "
+          "where the row's iterations and the heap (%zu MiB for each of source and destination) "
+          "allow\n",
+          kRotateBytes >> 20, rotation_cap_ >> 20);
+      std::string line = "# regions per size (size:n):";
+      for (size_t bytes : sizes(opt_.min_bytes, opt_.max_bytes, opt_.factor)) {
+        const std::string item =
+            " " + std::to_string(bytes) + ":" + std::to_string(rotation(bytes).regions);
+        if (line.size() + item.size() > 100) {
+          out("%s\n", line.c_str());
+          line = "#";
+        }
+        line += item;
+      }
+      out("%s\n", line.c_str());
+    }
     if ((opt_.wants("put_lat") || opt_.wants("get_lat") || opt_.wants("signal_lat")) &&
         !latency_sizes().empty())
       out("# latency sizes %zu .. %zu B (x%zu), one thread, warp or block of %d threads\n",
@@ -599,19 +704,22 @@ class Bench {
     return median(seconds);
   }
 
-  void fill(char* buf, size_t bytes, uint64_t tag) {
-    fill_kernel<<<helper_blocks_, kHelperThreads, 0, stream()>>>(buf, bytes, tag);
+  // Writes the pattern of `tag` into every region of `rot` in buf.
+  void fill(char* buf, size_t bytes, const Rotation& rot, uint64_t tag) {
+    fill_kernel<<<helper_blocks_, kHelperThreads, 0, stream()>>>(buf, bytes, rot.stride,
+                                                                 rot.regions, tag);
     launched("fill_kernel");
   }
 
   // All PEs: `checker` compares its `buf` with the pattern of `tag`; everyone
   // learns the verdict, so the PEs stay in step whatever it is.
-  bool verify(int checker, const char* buf, size_t bytes, uint64_t tag) {
+  bool verify(int checker, const char* buf, size_t bytes, const Rotation& rot, uint64_t tag) {
     unsigned long long mine = 0, total = 0;
     if (me_ == checker) {
       auto* errors = &control_.get<Control>()->errors;
       CUDACHECK(cudaMemsetAsync(errors, 0, sizeof(*errors), stream()));
-      check_kernel<<<helper_blocks_, kHelperThreads, 0, stream()>>>(buf, bytes, tag, errors);
+      check_kernel<<<helper_blocks_, kHelperThreads, 0, stream()>>>(buf, bytes, rot.stride,
+                                                                    rot.regions, tag, errors);
       launched("check_kernel");
       CUDACHECK(cudaMemcpyAsync(&mine, errors, sizeof(mine), cudaMemcpyDeviceToHost, stream()));
     }
@@ -622,18 +730,20 @@ class Bench {
     return total == 0;
   }
 
-  // One checked transfer into `dest_pe`'s b (a holds the pattern of `tag` on
-  // both PEs): b is poisoned, PE 0 times `body`, then `dest_pe` checks b.
-  // Returns PE 0's median seconds (0 elsewhere) and the verdict.
+  // One checked transfer into `dest_pe`'s b (every region of `rot` in a holds
+  // its pattern of `tag` on both PEs): b's regions are poisoned, PE 0 times
+  // `body`, then `dest_pe` checks them all. Returns PE 0's median seconds (0
+  // elsewhere) and the verdict.
   template <typename Body>
-  std::pair<double, bool> transfer_into_b(int dest_pe, size_t bytes, uint64_t tag, Body&& body) {
-    if (me_ == dest_pe) CUDACHECK(cudaMemsetAsync(b_.get(), kPoison, bytes + kGuard, stream()));
+  std::pair<double, bool> transfer_into_b(int dest_pe, size_t bytes, const Rotation& rot,
+                                          uint64_t tag, Body&& body) {
+    if (me_ == dest_pe) CUDACHECK(cudaMemsetAsync(b_.get(), kPoison, rot.span(), stream()));
     barrier();  // poison and pattern in place on both PEs
     double seconds = 0;
     if (me_ == 0)
       seconds = median_seconds([] {}, body, capped(opt_.iters, bytes), capped(opt_.warmup, bytes));
     barrier();  // PE 0's transfers visible to PE 1
-    return {seconds, verify(dest_pe, b_.get(), bytes, tag)};
+    return {seconds, verify(dest_pe, b_.get(), bytes, rot, tag)};
   }
 
   // put_bw / get_bw: PE 0 moves a -> PE 1's b (put) or PE 1's a -> its b (get).
@@ -651,7 +761,8 @@ class Bench {
     const int dest_pe = get ? 0 : 1;
     for (size_t bytes : sizes(opt_.min_bytes, opt_.max_bytes, opt_.factor)) {
       const uint64_t tag = ++tag_;
-      fill(a_.get(), bytes, tag);
+      const Rotation rot = rotation(bytes);
+      fill(a_.get(), bytes, rot, tag);
       std::array<double, kVariants.size()> gbps{};
       std::string failed;
       for (size_t i = 0; i < kVariants.size(); ++i) {
@@ -661,12 +772,14 @@ class Bench {
         const size_t groups = groups_of(v.scope);
         // 16-byte multiples keep every chunk on the copy's vector path.
         const size_t chunk = ((bytes + groups - 1) / groups + 15) / 16 * 16;
+        size_t next = 0;  // the region the next iteration moves
         auto body = [&](int iters) {
-          kernel<<<blocks_, opt_.threads, 0, stream()>>>(sh_, b_.get(), a_.get(), bytes, chunk,
-                                                         iters, peer_);
+          kernel<<<blocks_, opt_.threads, 0, stream()>>>(
+              sh_, b_.get(), a_.get(), bytes, chunk, rot.stride, rot.regions, next, iters, peer_);
           launched(name);
+          next = (next + size_t(iters)) % rot.regions;
         };
-        const auto [seconds, ok] = transfer_into_b(dest_pe, bytes, tag, body);
+        const auto [seconds, ok] = transfer_into_b(dest_pe, bytes, rot, tag, body);
         if (me_ == 0) gbps[i] = double(bytes) * capped(opt_.iters, bytes) / seconds / 1e9;
         if (!ok) failed += failed.empty() ? v.name : std::string(",") + v.name;
       }
@@ -692,16 +805,19 @@ class Bench {
     };
     for (size_t bytes : sizes(opt_.min_bytes, opt_.max_bytes, opt_.factor)) {
       const uint64_t tag = ++tag_;
-      fill(a_.get(), bytes, tag);
+      const Rotation rot = rotation(bytes);
+      fill(a_.get(), bytes, rot, tag);
       const int iters = capped(opt_.iters, bytes);
-      auto copies = [&](void* dst, const void* src) {
-        return [=, this](int n) {
-          for (int i = 0; i < n; ++i)
-            CUDACHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, stream()));
+      // The copies rotate over the regions as the kernels do.
+      auto copies = [&](char* dst, const char* src) {
+        return [=, this, next = size_t(0)](int n) mutable {
+          for (int i = 0; i < n; ++i, next = (next + 1) % rot.regions)
+            CUDACHECK(cudaMemcpyAsync(dst + next * rot.stride, src + next * rot.stride, bytes,
+                                      cudaMemcpyDefault, stream()));
         };
       };
-      const auto [put_s, put_ok] = transfer_into_b(1, bytes, tag, copies(peer_b_, a_.get()));
-      const auto [get_s, get_ok] = transfer_into_b(0, bytes, tag, copies(b_.get(), peer_a_));
+      const auto [put_s, put_ok] = transfer_into_b(1, bytes, rot, tag, copies(peer_b_, a_.get()));
+      const auto [get_s, get_ok] = transfer_into_b(0, bytes, rot, tag, copies(b_.get(), peer_a_));
       const double put = me_ == 0 ? double(bytes) * iters / put_s / 1e9 : 0;
       const double get = me_ == 0 ? double(bytes) * iters / get_s / 1e9 : 0;
       const char* check = put_ok && get_ok ? "ok"
@@ -771,12 +887,14 @@ class Bench {
   tdmComm_t comm_;
   int me_, peer_;
   const Options& opt_;
+  tdmShmemDevice_t sh_;
+  size_t rotation_cap_;  // bytes of a (and b) that rotating regions may span
   size_t buffer_bytes_;
   cu::Stream stream_;
-  // a: sources (pattern), b: destinations, each buffer_bytes_ on every PE.
+  // a: sources (pattern), b: destinations, each buffer_bytes_ on every PE;
+  // a bandwidth row uses rotation(size).span() of each.
   Symmetric a_, b_, control_;
   std::unique_ptr<cu::Event[]> starts_, stops_;
-  tdmShmemDevice_t sh_{};
   char* peer_a_ = nullptr;  // the peer's a and b, mapped here (copy-engine test)
   char* peer_b_ = nullptr;
   int sms_ = 0, blocks_ = 0, helper_blocks_ = 0;
