@@ -7,7 +7,7 @@
 
 namespace tdm::cuda {
 
-constexpr int kMaxRanks = 8;       // ranks a CUDA collective kernel serves (all load/store reachable)
+constexpr int kMaxRanks = 8;  // ranks a CUDA collective kernel serves (all load/store reachable)
 constexpr int kMaxChannels = 128;  // blocks of one collective kernel
 constexpr int kMaxP2pOps = 64;     // send/recv operations of one group launch
 constexpr int kThreads = 512;      // threads per block of the collective kernels
@@ -15,24 +15,24 @@ constexpr int kThreads = 512;      // threads per block of the collective kernel
 struct DevComm {
   int rank;
   int nranks;
-  char* heap;              // this rank's symmetric heap
-  long long peer_stride;   // as tdmShmemDevice_t: nonzero when heaps are contiguous
+  char* heap;             // this rank's symmetric heap
+  long long peer_stride;  // as tdmShmemDevice_t: nonzero when heaps are contiguous
   const uintptr_t* peer_heaps;
   // Internal regions, as offsets into every rank's heap.
-  size_t ll_offset;        // [parity][src][line]: low-latency lines of 16 bytes
-  size_t ll_lines;         // lines per (parity, src): 8 data bytes each
-  size_t slots_offset;     // [channel][src][depth] slots of slot_bytes
+  size_t ll_offset;     // [parity][src][line]: low-latency lines of 16 bytes
+  size_t ll_lines;      // lines per (parity, src): 8 data bytes each
+  size_t slots_offset;  // [channel][src][depth] slots of slot_bytes
   size_t slot_bytes;
   int depth;
-  int channels;            // channels (blocks) configured
-  size_t ready_offset;     // uint64 [channel][src]: messages delivered here from src
-  size_t ack_offset;       // uint64 [channel][dst]: messages dst consumed from us
+  int channels;         // channels (blocks) configured
+  size_t ready_offset;  // uint64 [channel][src]: messages delivered here from src
+  size_t ack_offset;    // uint64 [channel][dst]: messages dst consumed from us
   // This rank's device-local state (not symmetric).
-  uint32_t* ll_counter;    // [0]: calls done, [1]: blocks finished in the current call
-  uint64_t* sent;          // [channel][peer]: messages sent (persistent across launches)
-  uint64_t* received;      // [channel][peer]: messages consumed
+  uint32_t* ll_counter;  // [0]: calls done, [1]: blocks finished in the current call
+  uint64_t* sent;        // [channel][peer]: messages sent (persistent across launches)
+  uint64_t* received;    // [channel][peer]: messages consumed
   unsigned long long timeout_ns;
-  int* error;              // host-mapped: nonzero once a device wait timed out
+  int* error;  // host-mapped: nonzero once a device wait timed out
 };
 
 // Reduction kinds the kernels implement (avg and premulsum are sum plus a

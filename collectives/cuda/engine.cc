@@ -21,11 +21,23 @@ size_t align_up(size_t x, size_t to) { return (x + to - 1) / to * to; }
 
 // Settings that shape buffers and piece schedules: rank 0's environment wins.
 struct Settings {
-  uint64_t ll_max_bytes;  // TANDEM_CUDA_LL_MAX_BYTES
-  uint64_t slot_bytes;    // TANDEM_CUDA_SLOT_BYTES
-  int32_t depth;          // TANDEM_CUDA_DEPTH
-  int32_t channels;       // TANDEM_CUDA_MAX_BLOCKS
+  uint64_t ll_max_bytes;       // TANDEM_CUDA_LL_MAX_BYTES
+  uint64_t slot_bytes;         // TANDEM_CUDA_SLOT_BYTES
+  int32_t depth;               // TANDEM_CUDA_DEPTH
+  int32_t channels;            // TANDEM_CUDA_MAX_BLOCKS
+  int32_t allreduce_algo;      // TANDEM_CUDA_ALLREDUCE_ALGO (AllReduceAlgo)
+  uint64_t oneshot_max_bytes;  // TANDEM_CUDA_ONESHOT_MAX_BYTES
 };
+
+AllReduceAlgo allreduce_algo_from_env() {
+  const auto name = env::get("TANDEM_CUDA_ALLREDUCE_ALGO");
+  if (!name || name->empty() || *name == "auto") return AllReduceAlgo::kAuto;
+  if (*name == "oneshot") return AllReduceAlgo::kOneShot;
+  if (*name == "twoshot") return AllReduceAlgo::kTwoShot;
+  if (*name == "pipelined") return AllReduceAlgo::kPipelined;
+  throw_error(tdmInvalidArgument, "TANDEM_CUDA_ALLREDUCE_ALGO='", *name,
+              "' is not one of auto, oneshot, twoshot, pipelined");
+}
 
 // Current device switched to `device` for the scope (the engine may be
 // called from a thread whose current device differs).
@@ -53,6 +65,13 @@ std::unique_ptr<Engine> Engine::create(Comm& comm) {
   DeviceScope scope(comm.cuda_device);
   Settings mine{};
   mine.ll_max_bytes = align_up(env::get_size("TANDEM_CUDA_LL_MAX_BYTES", 256 << 10), 8);
+  mine.allreduce_algo = static_cast<int32_t>(allreduce_algo_from_env());
+  // One-shot moves (n - 1) x the message out of every rank, two-shot about
+  // 2x, in two dependent LL phases: with 2 ranks one-shot always wins; with
+  // more, two-shot takes over above 64 KiB (a first guess: only 2 GPUs were
+  // lent to measure on; docs/benchmarks-cuda.md).
+  const uint64_t default_oneshot = comm.nranks <= 2 ? mine.ll_max_bytes : 64 << 10;
+  mine.oneshot_max_bytes = env::get_size("TANDEM_CUDA_ONESHOT_MAX_BYTES", default_oneshot);
   // Defaults from the sweep on 2x H200 (docs/benchmarks-cuda.md): 128 blocks of
   // 256 KiB slots; slots shrink with more ranks to bound the internal region
   // (channels x ranks x depth x slot bytes per rank).
@@ -121,6 +140,8 @@ std::unique_ptr<Engine> Engine::create(Comm& comm) {
   d.timeout_ns = timeout > 0 ? static_cast<unsigned long long>(timeout * 1e9) : 0;
   d.error = e.error_device_;
   e.ll_max_bytes_ = s.ll_max_bytes;
+  e.allreduce_algo_ = static_cast<AllReduceAlgo>(s.allreduce_algo);
+  e.oneshot_max_bytes_ = std::min(s.oneshot_max_bytes, s.ll_max_bytes);
   e.p2p_channels_ = std::max(1, s.channels / 4);
   TDM_INFO("CUDA", "engine on device ", comm.cuda_device, ": LL up to ", s.ll_max_bytes, " bytes, ",
            s.channels, " channels of ", s.depth, " x ", s.slot_bytes, "-byte slots");
@@ -199,9 +220,51 @@ void Engine::enqueue(const Call& call) {
   const size_t message = call.count * type_size(call.type);
   const bool ll_kind = call.kind == CallKind::kAllReduce || call.kind == CallKind::kReduceScatter ||
                        call.kind == CallKind::kAllGather || call.kind == CallKind::kAlltoAll;
+  if (call.kind == CallKind::kAllReduce) {
+    const AllReduceAlgo algo = allreduce_algo(message);
+    TDM_TRACE("CUDA", "allreduce of ", message, " bytes: ", algo_name(algo));
+    TDM_CUDA(algo == AllReduceAlgo::kOneShot   ? launch_ll(dev_, a, call.stream)
+             : algo == AllReduceAlgo::kTwoShot ? launch_ll_two_shot(dev_, a, call.stream)
+                                               : launch_bulk(dev_, a, call.stream));
+    return;
+  }
   const bool ll = ll_kind && message <= ll_max_bytes_;
   TDM_TRACE("CUDA", call_name(call.kind), " of ", message, " bytes via ", ll ? "LL" : "bulk");
   TDM_CUDA(ll ? launch_ll(dev_, a, call.stream) : launch_bulk(dev_, a, call.stream));
+}
+
+// By size and rank count, or as forced by TANDEM_CUDA_ALLREDUCE_ALGO; a
+// forced LL algorithm whose message does not fit the LL area falls back to
+// the pipelined kernel (two-shot fits n / 2 times as much as one-shot).
+AllReduceAlgo Engine::allreduce_algo(size_t message) const {
+  const bool one_fits = message <= ll_max_bytes_;
+  const bool two_fits = 2 * two_shot_shard_bytes(message, comm_.nranks) <= ll_max_bytes_;
+  switch (allreduce_algo_) {
+    case AllReduceAlgo::kOneShot:
+      return one_fits ? AllReduceAlgo::kOneShot : AllReduceAlgo::kPipelined;
+    case AllReduceAlgo::kTwoShot:
+      return two_fits ? AllReduceAlgo::kTwoShot : AllReduceAlgo::kPipelined;
+    case AllReduceAlgo::kPipelined:
+      return AllReduceAlgo::kPipelined;
+    default:
+      // With 2 ranks two-shot fits exactly what one-shot does, so by default
+      // it is never picked there.
+      if (message <= oneshot_max_bytes_) return AllReduceAlgo::kOneShot;
+      return two_fits ? AllReduceAlgo::kTwoShot : AllReduceAlgo::kPipelined;
+  }
+}
+
+const char* algo_name(AllReduceAlgo algo) {
+  switch (algo) {
+    case AllReduceAlgo::kOneShot:
+      return "one-shot LL";
+    case AllReduceAlgo::kTwoShot:
+      return "two-shot LL";
+    case AllReduceAlgo::kPipelined:
+      return "pipelined";
+    default:
+      return "auto";
+  }
 }
 
 void Engine::enqueue_p2p(std::span<const Call> calls) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #if TANDEM_HAVE_CUDA
+#include <cstdint>
 #include <memory>
 #include <span>
 
@@ -17,6 +18,10 @@ struct Comm;
 }
 
 namespace tdm::cuda {
+
+// Allreduce algorithms on device buffers (TANDEM_CUDA_ALLREDUCE_ALGO).
+enum class AllReduceAlgo : int32_t { kAuto, kOneShot, kTwoShot, kPipelined };
+const char* algo_name(AllReduceAlgo algo);
 
 class Engine {
  public:
@@ -37,6 +42,7 @@ class Engine {
  private:
   explicit Engine(Comm& comm) : comm_(comm) {}
   void check_reachable(const char* what) const;
+  AllReduceAlgo allreduce_algo(size_t message) const;
 
   Comm& comm_;
   std::unique_ptr<mem::SymmetricHeap> heap_;
@@ -48,6 +54,8 @@ class Engine {
   int* error_device_ = nullptr;
   DevComm dev_{};
   size_t ll_max_bytes_ = 0;
+  size_t oneshot_max_bytes_ = 0;  // auto: one-shot up to here
+  AllReduceAlgo allreduce_algo_ = AllReduceAlgo::kAuto;
   int p2p_channels_ = 1;
 };
 

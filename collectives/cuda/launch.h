@@ -25,6 +25,10 @@ enum KernelKind : int {
 // allgather and all-to-all (moving). Every rank sends to and receives from
 // every other rank in each of them (the LL buffers' reuse relies on it).
 cudaError_t launch_ll(const DevComm& c, const CollArgs& a, cudaStream_t stream);
+// Two-shot allreduce on LL lines: shard p reduced by rank p, then sent to all.
+// Needs 2 * two_shot_shard_bytes / 8 lines per source of the LL area.
+cudaError_t launch_ll_two_shot(const DevComm& c, const CollArgs& a, cudaStream_t stream);
+size_t two_shot_shard_bytes(size_t bytes, int nranks);
 // Pipelined bandwidth kernels over the channels: every collective kind.
 cudaError_t launch_bulk(const DevComm& c, const CollArgs& a, cudaStream_t stream);
 // Grouped sends and receives to other ranks (self copies are done by the caller).

@@ -72,6 +72,69 @@ __global__ void __launch_bounds__(kThreads) ll_reduce_kernel(DevComm c, CollArgs
   ll_end(c, seq);
 }
 
+// Two-shot allreduce: the input is cut in n shards (whole 8-byte units);
+// shard p goes to rank p as LL lines [0, S) of our source area there, rank p
+// reduces it and sends the result to every rank as lines [S, 2S). Each
+// thread owns the same units in all three loops on every rank, so no grid
+// synchronization is needed: a unit's reduction waits only on that unit's
+// lines, which the peers' owning threads push before they wait themselves.
+// In place works for the same reason (a unit is read before it is written,
+// by the same thread). Every rank still receives from every peer, as the LL
+// area's reuse needs (see the top of this file).
+template <typename T, RedKind R>
+__global__ void __launch_bounds__(kThreads)
+    ll_two_shot_kernel(DevComm c, CollArgs a, size_t shard_bytes) {
+  using N = Num<T>;
+  using Acc = typename N::Acc;
+  constexpr int E = 8 / sizeof(T);
+  const Arith<T> ar(a);
+  const uint32_t seq = ll_begin(c);
+  const int parity = seq & 1;
+  const size_t total = a.count * sizeof(T);
+  const size_t units = shard_bytes / 8;  // S
+  auto len_of = [&](int p) {             // bytes of shard p (the last ones may be short)
+    const size_t begin = p * shard_bytes;
+    return begin >= total ? size_t(0) : (total - begin < shard_bytes ? total - begin : shard_bytes);
+  };
+  const char* send = static_cast<const char*>(a.send);
+  char* recv = static_cast<char*>(a.recv);
+  const size_t first = blockIdx.x * blockDim.x + threadIdx.x, stride = gridDim.x * blockDim.x;
+  for (size_t u = first; u < units; u += stride)
+    for (int p = 0; p < c.nranks; ++p) {
+      if (p == c.rank) continue;
+      const uint64_t v = pre_unit<T>(load_unit(send + p * shard_bytes, len_of(p), u), ar);
+      ll_store(ll_line(c, p, parity, c.rank, u), v, seq);
+    }
+  Deadline deadline(c.timeout_ns, c.error);
+  const size_t mine = c.rank * shard_bytes, my_len = len_of(c.rank);
+  for (size_t u = first; u < units; u += stride) {
+    Acc acc[E];
+    for (int r = 0; r < c.nranks; ++r) {
+      const uint64_t v = r == c.rank ? pre_unit<T>(load_unit(send + mine, my_len, u), ar)
+                                     : ll_load(ll_line(c, c.rank, parity, r, u), seq, deadline);
+      T e[E];
+      memcpy(e, &v, 8);
+#pragma unroll
+      for (int k = 0; k < E; ++k)
+        acc[k] = r == 0 ? N::to_acc(e[k]) : combine<R>(acc[k], N::to_acc(e[k]));
+    }
+    T res[E];
+#pragma unroll
+    for (int k = 0; k < E; ++k) res[k] = ar.finish(acc[k]);
+    uint64_t out;
+    memcpy(&out, res, 8);
+    store_unit(recv + mine, my_len, u, out);
+    for (int p = 0; p < c.nranks; ++p)
+      if (p != c.rank) ll_store(ll_line(c, p, parity, c.rank, units + u), out, seq);
+  }
+  for (size_t u = first; u < units; u += stride)
+    for (int r = 0; r < c.nranks; ++r)
+      if (r != c.rank)
+        store_unit(recv + r * shard_bytes, len_of(r), u,
+                   ll_load(ll_line(c, c.rank, parity, r, units + u), seq, deadline));
+  ll_end(c, seq);
+}
+
 // Allgather (message: the input) and all-to-all (message to p: block p).
 __global__ void __launch_bounds__(kThreads) ll_move_kernel(DevComm c, CollArgs a, size_t bytes) {
   const uint32_t seq = ll_begin(c);
@@ -110,6 +173,22 @@ int ll_blocks(size_t units, int max_blocks) {
 }
 
 }  // namespace
+
+size_t two_shot_shard_bytes(size_t bytes, int nranks) {
+  return (bytes + size_t(nranks) * 8 - 1) / (size_t(nranks) * 8) * 8;
+}
+
+cudaError_t launch_ll_two_shot(const DevComm& c, const CollArgs& a, cudaStream_t stream) {
+  return dispatch_type(a.type, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const size_t shard = two_shot_shard_bytes(a.count * sizeof(T), c.nranks);
+    return dispatch_red(a.red, [&](auto red) {
+      ll_two_shot_kernel<T, decltype(red)::value>
+          <<<ll_blocks(shard / 8, a.channels), kThreads, 0, stream>>>(c, a, shard);
+      return cudaGetLastError();
+    });
+  });
+}
 
 cudaError_t launch_ll(const DevComm& c, const CollArgs& a, cudaStream_t stream) {
   if (a.kind == kKindAllReduce || a.kind == kKindReduceScatter) {

@@ -38,6 +38,10 @@ for ll in 512K 1M 2M; do
       -d bfloat16 -M 1 -c 1
   done
 done
+# Two-shot allreduce at 2 ranks, for the record (auto never picks it there).
+echo "# TANDEM_CUDA_ALLREDUCE_ALGO=twoshot TANDEM_CUDA_LL_MAX_BYTES=2M" >> "$out/bench.txt"
+TANDEM_CUDA_ALLREDUCE_ALGO=twoshot TANDEM_CUDA_LL_MAX_BYTES=2M run bench.txt \
+  "$bin/all_reduce_perf" -b 16K -e 2M -f 4 -w 10 -n 20 -G 4 -d bfloat16 -M 1 -c 1
 # Bandwidth, 1 KiB to 1 GiB, each collective, also under graphs. The host-side
 # check of a 1 GiB result takes minutes, so sizes from 256 MiB run unchecked
 # (the tests check the same kernels).
