@@ -28,12 +28,35 @@ __device__ __forceinline__ uint64_t pre_unit(uint64_t unit, const Arith<T>& ar) 
   }
 }
 
+// Unit u reduced over the ranks in rank order (so every rank gets the same
+// bits): this rank's `own` unit (already scaled) and the peers' LL line u of
+// the current half, then finished (avg divisor).
+template <typename T, RedKind R>
+__device__ __forceinline__ uint64_t reduce_unit(const DevComm& c, const Arith<T>& ar, uint64_t own,
+                                                int parity, size_t u, uint32_t seq,
+                                                Deadline& deadline) {
+  using N = Num<T>;
+  constexpr int E = 8 / sizeof(T);
+  typename N::Acc acc[E];
+  for (int r = 0; r < c.nranks; ++r) {
+    const uint64_t v = r == c.rank ? own : ll_load(ll_line(c, c.rank, parity, r, u), seq, deadline);
+    T e[E];
+    memcpy(e, &v, 8);
+#pragma unroll
+    for (int k = 0; k < E; ++k)
+      acc[k] = r == 0 ? N::to_acc(e[k]) : combine<R>(acc[k], N::to_acc(e[k]));
+  }
+  T res[E];
+#pragma unroll
+  for (int k = 0; k < E; ++k) res[k] = ar.finish(acc[k]);
+  uint64_t out;
+  memcpy(&out, res, 8);
+  return out;
+}
+
 // Allreduce (message: the whole input) and reduce-scatter (message to p: chunk p).
 template <typename T, RedKind R>
 __global__ void __launch_bounds__(kThreads) ll_reduce_kernel(DevComm c, CollArgs a) {
-  using N = Num<T>;
-  using Acc = typename N::Acc;
-  constexpr int E = 8 / sizeof(T);
   const Arith<T> ar(a);
   const uint32_t seq = ll_begin(c);
   const int parity = seq & 1;
@@ -52,22 +75,8 @@ __global__ void __launch_bounds__(kThreads) ll_reduce_kernel(DevComm c, CollArgs
   Deadline deadline(c.timeout_ns, c.error);
   const char* own = send + (scatter ? c.rank * bytes : 0);
   for (size_t u = first; u < units; u += stride) {
-    Acc acc[E];
-    for (int r = 0; r < c.nranks; ++r) {
-      const uint64_t v = r == c.rank ? pre_unit<T>(load_unit(own, bytes, u), ar)
-                                     : ll_load(ll_line(c, c.rank, parity, r, u), seq, deadline);
-      T e[E];
-      memcpy(e, &v, 8);
-#pragma unroll
-      for (int k = 0; k < E; ++k)
-        acc[k] = r == 0 ? N::to_acc(e[k]) : combine<R>(acc[k], N::to_acc(e[k]));
-    }
-    T res[E];
-#pragma unroll
-    for (int k = 0; k < E; ++k) res[k] = ar.finish(acc[k]);
-    uint64_t out;
-    memcpy(&out, res, 8);
-    store_unit(recv, bytes, u, out);
+    const uint64_t own_unit = pre_unit<T>(load_unit(own, bytes, u), ar);
+    store_unit(recv, bytes, u, reduce_unit<T, R>(c, ar, own_unit, parity, u, seq, deadline));
   }
   ll_end(c, seq);
 }
@@ -84,9 +93,6 @@ __global__ void __launch_bounds__(kThreads) ll_reduce_kernel(DevComm c, CollArgs
 template <typename T, RedKind R>
 __global__ void __launch_bounds__(kThreads)
     ll_two_shot_kernel(DevComm c, CollArgs a, size_t shard_bytes) {
-  using N = Num<T>;
-  using Acc = typename N::Acc;
-  constexpr int E = 8 / sizeof(T);
   const Arith<T> ar(a);
   const uint32_t seq = ll_begin(c);
   const int parity = seq & 1;
@@ -108,21 +114,8 @@ __global__ void __launch_bounds__(kThreads)
   Deadline deadline(c.timeout_ns, c.error);
   const size_t mine = c.rank * shard_bytes, my_len = len_of(c.rank);
   for (size_t u = first; u < units; u += stride) {
-    Acc acc[E];
-    for (int r = 0; r < c.nranks; ++r) {
-      const uint64_t v = r == c.rank ? pre_unit<T>(load_unit(send + mine, my_len, u), ar)
-                                     : ll_load(ll_line(c, c.rank, parity, r, u), seq, deadline);
-      T e[E];
-      memcpy(e, &v, 8);
-#pragma unroll
-      for (int k = 0; k < E; ++k)
-        acc[k] = r == 0 ? N::to_acc(e[k]) : combine<R>(acc[k], N::to_acc(e[k]));
-    }
-    T res[E];
-#pragma unroll
-    for (int k = 0; k < E; ++k) res[k] = ar.finish(acc[k]);
-    uint64_t out;
-    memcpy(&out, res, 8);
+    const uint64_t own_unit = pre_unit<T>(load_unit(send + mine, my_len, u), ar);
+    const uint64_t out = reduce_unit<T, R>(c, ar, own_unit, parity, u, seq, deadline);
     store_unit(recv + mine, my_len, u, out);
     for (int p = 0; p < c.nranks; ++p)
       if (p != c.rank) ll_store(ll_line(c, p, parity, c.rank, units + u), out, seq);
