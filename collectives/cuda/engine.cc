@@ -64,7 +64,12 @@ std::unique_ptr<Engine> Engine::create(Comm& comm) {
   Engine& e = *engine;
   DeviceScope scope(comm.cuda_device);
   Settings mine{};
-  mine.ll_max_bytes = align_up(env::get_size("TANDEM_CUDA_LL_MAX_BYTES", 256 << 10), 8);
+  // LL range: with 2 ranks the LL kernels beat the pipelined ones up to 1 MiB
+  // (2x H200: allreduce 10.6 us against 17.6, reduce-scatter of a 1 MiB
+  // block 10.7 against 12.9; docs/benchmarks-cuda.md); with more ranks
+  // one-shot traffic grows with n, and 256 KiB bounds the LL area.
+  const uint64_t default_ll = comm.nranks <= 2 ? 1 << 20 : 256 << 10;
+  mine.ll_max_bytes = align_up(env::get_size("TANDEM_CUDA_LL_MAX_BYTES", default_ll), 8);
   mine.allreduce_algo = static_cast<int32_t>(allreduce_algo_from_env());
   // One-shot moves (n - 1) x the message out of every rank, two-shot about
   // 2x, in two dependent LL phases: with 2 ranks one-shot always wins; with

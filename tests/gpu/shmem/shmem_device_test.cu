@@ -49,17 +49,17 @@ int g_sms = 1;
 // every PE to run, which costs a time slice when PEs share a GPU.
 int ring_iterations(int alone) { return g_shared_gpu ? std::max(alone / 10, 8) : alone; }
 
-#define CUDA_EXPECT(call)                                                                     \
-  do {                                                                                        \
-    cudaError_t e_ = (call);                                                                  \
+#define CUDA_EXPECT(call)                                                                      \
+  do {                                                                                         \
+    cudaError_t e_ = (call);                                                                   \
     EXPECT_EQ(e_, cudaSuccess) << #call << ": " << cudaGetErrorString(e_) << " (PE " << g_rank \
-                               << ")";                                                        \
+                               << ")";                                                         \
   } while (0)
-#define TDM_EXPECT(call)                                                                        \
-  do {                                                                                          \
-    tdmResult_t r_ = (call);                                                                    \
+#define TDM_EXPECT(call)                                                                       \
+  do {                                                                                         \
+    tdmResult_t r_ = (call);                                                                   \
     EXPECT_EQ(r_, tdmSuccess) << #call << ": " << tdmGetLastError(g_comm) << " (PE " << g_rank \
-                              << ")";                                                           \
+                              << ")";                                                          \
   } while (0)
 #define LAUNCHED() CUDA_EXPECT(cudaGetLastError())
 
@@ -77,8 +77,9 @@ __host__ __device__ inline uint64_t mix64(uint64_t x) {
 
 // Byte `i` of the data PE `pe` sends in case `tag`; never the poison.
 __host__ __device__ inline uint8_t pattern(uint64_t seed, int pe, uint64_t tag, uint64_t i) {
-  const uint64_t h = mix64(seed ^ mix64((static_cast<uint64_t>(pe) + 1) * 0x9e3779b97f4a7c15ULL ^
-                                        mix64(tag + 0x632be59bd9b4e019ULL)) ^
+  const uint64_t h = mix64(seed ^
+                           mix64((static_cast<uint64_t>(pe) + 1) * 0x9e3779b97f4a7c15ULL ^
+                                 mix64(tag + 0x632be59bd9b4e019ULL)) ^
                            (i >> 3) * 0x165667b19e3779f9ULL);
   const uint8_t v = static_cast<uint8_t>(h >> ((i & 7) * 8));
   return v == kPoison ? uint8_t{0x5a} : v;
@@ -107,14 +108,14 @@ Errors take_errors() {
   Errors e{};
   CUDA_EXPECT(cudaStreamSynchronize(g_stream));
   CUDA_EXPECT(cudaMemcpy(&e, g_errors, sizeof(e), cudaMemcpyDeviceToHost));
-  CUDA_EXPECT(cudaMemset(g_errors, 0, sizeof(Errors)));
+  CUDA_EXPECT(cudaMemsetAsync(g_errors, 0, sizeof(Errors), g_stream));  // g_stream: non-blocking
   return e;
 }
-#define EXPECT_NO_ERRORS(what)                                                          \
-  do {                                                                                  \
-    const Errors e_ = take_errors();                                                    \
-    EXPECT_EQ(e_.count, 0u) << what << " (PE " << g_rank << "): first mismatch at " \
-                            << e_.index << ": got " << e_.got << ", want " << e_.want;  \
+#define EXPECT_NO_ERRORS(what)                                                                  \
+  do {                                                                                          \
+    const Errors e_ = take_errors();                                                            \
+    EXPECT_EQ(e_.count, 0u) << what << " (PE " << g_rank << "): first mismatch at " << e_.index \
+                            << ": got " << e_.got << ", want " << e_.want;                      \
   } while (0)
 
 constexpr int kFillBlocks = 256, kFillThreads = 256;
@@ -125,8 +126,8 @@ __global__ void fill_kernel(uint8_t* buf, size_t bytes, uint64_t seed, int pe, u
                             size_t period) {
   for (size_t j = blockIdx.x * size_t(blockDim.x) + threadIdx.x; j < bytes;
        j += size_t(gridDim.x) * blockDim.x)
-    buf[j] = period ? pattern(seed, pe, tag0 + 1 + j / period, j % period)
-                    : pattern(seed, pe, tag0, j);
+    buf[j] =
+        period ? pattern(seed, pe, tag0 + 1 + j / period, j % period) : pattern(seed, pe, tag0, j);
 }
 void fill(void* buf, size_t bytes, uint64_t seed, int pe, uint64_t tag, size_t period = 0) {
   fill_kernel<<<kFillBlocks, kFillThreads, 0, g_stream>>>(static_cast<uint8_t*>(buf), bytes, seed,
@@ -140,17 +141,15 @@ __global__ void check_kernel(const uint8_t* buf, size_t total, size_t off, size_
                              uint64_t seed, int src_pe, uint64_t tag, size_t src_off, Errors* e) {
   for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < total;
        i += size_t(gridDim.x) * blockDim.x) {
-    const uint8_t want = (i >= off && i < off + bytes)
-                             ? pattern(seed, src_pe, tag, src_off + (i - off))
-                             : kPoison;
+    const uint8_t want =
+        (i >= off && i < off + bytes) ? pattern(seed, src_pe, tag, src_off + (i - off)) : kPoison;
     if (buf[i] != want) record(e, i, buf[i], want);
   }
 }
 void check(const void* buf, size_t total, size_t off, size_t bytes, uint64_t seed, int src_pe,
            uint64_t tag, size_t src_off) {
-  check_kernel<<<kFillBlocks, kFillThreads, 0, g_stream>>>(static_cast<const uint8_t*>(buf), total,
-                                                           off, bytes, seed, src_pe, tag, src_off,
-                                                           g_errors);
+  check_kernel<<<kFillBlocks, kFillThreads, 0, g_stream>>>(
+      static_cast<const uint8_t*>(buf), total, off, bytes, seed, src_pe, tag, src_off, g_errors);
   LAUNCHED();
 }
 
@@ -165,9 +164,13 @@ bool all_ok(bool mine) {
   return total == 0;
 }
 
-// Host barrier: this PE's stream is drained, then every PE got here.
+// Host barrier: all of this PE's device work is done, then every PE got
+// here. The whole device, not just g_stream: cudaMemset and a cudaMemcpy from
+// pageable memory may still be running on the legacy stream when they
+// return, and a late one would wipe what a peer writes after the barrier
+// (seen with 2 PEs per GPU, where time slicing delays them).
 void host_barrier() {
-  CUDA_EXPECT(cudaStreamSynchronize(g_stream));
+  CUDA_EXPECT(cudaDeviceSynchronize());
   all_ok(true);
 }
 
@@ -222,7 +225,7 @@ class Shmem : public ::testing::Test {
              static_cast<uint64_t>(getpid());
     seed_ = 0;
     TDM_EXPECT(tdmBroadcast(&mine, &seed_, 1, tdmUint64, 0, g_comm, nullptr));
-    CUDA_EXPECT(cudaMemset(g_errors, 0, sizeof(Errors)));
+    CUDA_EXPECT(cudaMemsetAsync(g_errors, 0, sizeof(Errors), g_stream));  // g_stream: non-blocking
   }
   void TearDown() override {
     CUDA_EXPECT(cudaStreamSynchronize(g_stream));
@@ -287,8 +290,8 @@ TEST_F(Shmem, IdentityAndSymmetricPointers) {
   int h_pes[2] = {-1, -1};
   std::vector<void*> h_ptrs(g_npes + 2), h_word_ptrs(g_npes + 2);
   CUDA_EXPECT(cudaMemcpy(h_pes, pes.p, sizeof(h_pes), cudaMemcpyDeviceToHost));
-  CUDA_EXPECT(cudaMemcpy(h_ptrs.data(), ptrs.p, h_ptrs.size() * sizeof(void*),
-                         cudaMemcpyDeviceToHost));
+  CUDA_EXPECT(
+      cudaMemcpy(h_ptrs.data(), ptrs.p, h_ptrs.size() * sizeof(void*), cudaMemcpyDeviceToHost));
   CUDA_EXPECT(cudaMemcpy(h_word_ptrs.data(), word_ptrs.p, h_word_ptrs.size() * sizeof(void*),
                          cudaMemcpyDeviceToHost));
   EXPECT_EQ(h_pes[0], g_rank);
@@ -395,9 +398,9 @@ TEST_F(Shmem, PutGetEveryScopeSizeAndOffset) {
             else
               launch_xfer<Scope::kBlock>(get, nbi, d, s, bytes, pe);
             check(dst.p, kMax, off[1], bytes, seed_, prev_pe(), tag, off[0]);
-            EXPECT_NO_ERRORS((get ? "get" : "put") << (nbi ? "_nbi" : "") << "<"
-                                                   << scope_name(scope) << "> of " << bytes
-                                                   << " B, offsets " << off[0] << "/" << off[1]);
+            EXPECT_NO_ERRORS((get ? "get" : "put")
+                             << (nbi ? "_nbi" : "") << "<" << scope_name(scope) << "> of " << bytes
+                             << " B, offsets " << off[0] << "/" << off[1]);
           }
 }
 
@@ -543,8 +546,8 @@ void launch_ring_signal(bool nbi, uint8_t* data, const uint8_t* msgs, size_t byt
     ring_signal_kernel<S, true><<<1, 256, 0, g_stream>>>(g_dev, data, msgs, bytes, sig, ack, iters,
                                                          op, seed, tag0, g_errors);
   else
-    ring_signal_kernel<S, false><<<1, 256, 0, g_stream>>>(g_dev, data, msgs, bytes, sig, ack,
-                                                          iters, op, seed, tag0, g_errors);
+    ring_signal_kernel<S, false><<<1, 256, 0, g_stream>>>(g_dev, data, msgs, bytes, sig, ack, iters,
+                                                          op, seed, tag0, g_errors);
   LAUNCHED();
 }
 
@@ -752,11 +755,10 @@ TEST_F(Shmem, SignalAndWaitUntilAllComparisons) {
     table.c[i] = cases[i];
     // The table itself: the initial value and every step but the last fail.
     for (int s = -1; s < 2; ++s)
-      ASSERT_FALSE(host_compare(after_step(cases[i], s), cases[i].kind, cases[i].cmp,
-                               cases[i].target))
+      ASSERT_FALSE(
+          host_compare(after_step(cases[i], s), cases[i].kind, cases[i].cmp, cases[i].target))
           << "case " << i << " step " << s;
-    ASSERT_TRUE(host_compare(after_step(cases[i], 2), cases[i].kind, cases[i].cmp,
-                             cases[i].target))
+    ASSERT_TRUE(host_compare(after_step(cases[i], 2), cases[i].kind, cases[i].cmp, cases[i].target))
         << "case " << i;
   }
   const int n = table.n;
@@ -997,8 +999,7 @@ __global__ void read_words_kernel(tdmShmemDevice_t sh, AtomicWords* w, unsigned 
 // `values` (every PE's) must be exactly first, first + 1, ... (any order).
 template <typename T>
 void expect_permutation(std::vector<T> values, long long first, long long step, const char* what) {
-  std::sort(values.begin(), values.end(),
-            [&](T a, T b) { return step > 0 ? a < b : a > b; });
+  std::sort(values.begin(), values.end(), [&](T a, T b) { return step > 0 ? a < b : a > b; });
   size_t bad = 0;
   for (size_t i = 0; i < values.size(); ++i)
     if (static_cast<long long>(values[i]) != first + step * static_cast<long long>(i)) {
@@ -1116,8 +1117,8 @@ TEST_F(Shmem, SignalAndWaitOnStream) {
         else
           TDM_EXPECT(tdmShmemWaitUntilOnStream(g_comm, ack, TDM_CMP_GT, i - 2, g_stream));
       }
-      put_block_kernel<<<1, 256, 0, g_stream>>>(g_dev, data.as(), msgs.as() + size_t(i - 1) * kBytes,
-                                                kBytes, next_pe());
+      put_block_kernel<<<1, 256, 0, g_stream>>>(
+          g_dev, data.as(), msgs.as() + size_t(i - 1) * kBytes, kBytes, next_pe());
       if (round == 0) {
         TDM_EXPECT(tdmShmemSignalOnStream(g_comm, sig, i, TDM_SIGNAL_SET, next_pe(), g_stream));
         TDM_EXPECT(tdmShmemWaitUntilOnStream(g_comm, sig, TDM_CMP_EQ, i, g_stream));
@@ -1175,7 +1176,7 @@ TEST_F(Shmem, StreamHelpersInACudaGraph) {
     CUDA_EXPECT(cudaGraphInstantiate(&exec, graph, 0));
     for (int i = 0; i < launches; ++i) CUDA_EXPECT(cudaGraphLaunch(exec, g_stream));
     EXPECT_NO_ERRORS("graph of write + tdmShmemBarrierOnStream + check, " << launches
-                                                                           << " launches");
+                                                                          << " launches");
     uint64_t count = 0;
     CUDA_EXPECT(cudaMemcpy(&count, counter.p, 8, cudaMemcpyDeviceToHost));
     EXPECT_EQ(count, uint64_t(launches));
@@ -1198,8 +1199,8 @@ __global__ void window_write_kernel(tdmWindowDevice_t win, size_t chunk, uint64_
       *tw::ptr<uint8_t>(win, pe, me * chunk + k) = pattern(seed, me, tag + pe, k);
 }
 // `buf` is PE `owner`'s buffer: chunk r from PE r, the rest poison.
-__global__ void window_check_kernel(const uint8_t* buf, size_t size, size_t chunk, int n,
-                                    int owner, uint64_t seed, uint64_t tag, Errors* e) {
+__global__ void window_check_kernel(const uint8_t* buf, size_t size, size_t chunk, int n, int owner,
+                                    uint64_t seed, uint64_t tag, Errors* e) {
   for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < size;
        i += size_t(gridDim.x) * blockDim.x) {
     const size_t r = i / chunk;
@@ -1237,7 +1238,8 @@ void run_window(bool from_tdm_alloc, uint64_t seed, uint64_t tag) {
   const std::vector<size_t> offsets = {0, 4096, 12345, kSize - 1, kSize};
   const int no = static_cast<int>(offsets.size());
   Local d_offsets(no * sizeof(size_t)), d_ptrs((g_npes + 2) * no * sizeof(void*));
-  CUDA_EXPECT(cudaMemcpy(d_offsets.p, offsets.data(), no * sizeof(size_t), cudaMemcpyHostToDevice));
+  CUDA_EXPECT(cudaMemcpyAsync(d_offsets.p, offsets.data(), no * sizeof(size_t),
+                              cudaMemcpyHostToDevice, g_stream));
   window_ptr_kernel<<<1, 1, 0, g_stream>>>(dev, d_offsets.as<size_t>(), no, d_ptrs.as<void*>());
   LAUNCHED();
   CUDA_EXPECT(cudaStreamSynchronize(g_stream));
@@ -1352,8 +1354,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "PE %d: tdmShmemGetDevice failed: %s\n", g_rank, tdmGetLastError(g_comm));
   }
   // Every PE continues only if every PE has a handle (else all stop, none hangs).
-  if (all_ok(got == tdmSuccess) && cudaStreamCreateWithFlags(&g_stream, cudaStreamNonBlocking) ==
-                                       cudaSuccess &&
+  if (all_ok(got == tdmSuccess) &&
+      cudaStreamCreateWithFlags(&g_stream, cudaStreamNonBlocking) == cudaSuccess &&
       cudaMalloc(&g_errors, sizeof(Errors)) == cudaSuccess) {
     cudaDeviceGetAttribute(&g_sms, cudaDevAttrMultiProcessorCount, device);
     // Do two PEs share a GPU (same host and PCI bus id)?
