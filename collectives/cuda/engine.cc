@@ -7,6 +7,7 @@
 #include "collectives/cuda/launch.h"
 #include "comm/comm.h"
 #include "mem/memory_type.h"
+#include "mem/registration.h"
 #include "transports/p2p/cuda_driver.h"
 #include "util/dtype.h"
 #include "util/env.h"
@@ -27,6 +28,7 @@ struct Settings {
   int32_t channels;            // TANDEM_CUDA_MAX_BLOCKS
   int32_t allreduce_algo;      // TANDEM_CUDA_ALLREDUCE_ALGO (AllReduceAlgo)
   uint64_t oneshot_max_bytes;  // TANDEM_CUDA_ONESHOT_MAX_BYTES
+  uint64_t ce_min_bytes;       // TANDEM_CUDA_CE / TANDEM_CUDA_CE_MIN_BYTES (0: off)
 };
 
 AllReduceAlgo allreduce_algo_from_env() {
@@ -77,6 +79,12 @@ std::unique_ptr<Engine> Engine::create(Comm& comm) {
   // lent to measure on; docs/benchmarks-cuda.md).
   const uint64_t default_oneshot = comm.nranks <= 2 ? mine.ll_max_bytes : 64 << 10;
   mine.oneshot_max_bytes = env::get_size("TANDEM_CUDA_ONESHOT_MAX_BYTES", default_oneshot);
+  // Copy engines beat the kernels' staged copies from a few MiB per peer
+  // (2x H200: 345 GB/s at 8 MiB against 136 at 512 KiB; shmem_perf's ce_bw).
+  mine.ce_min_bytes =
+      env::get_bool("TANDEM_CUDA_CE", true)
+          ? std::max<uint64_t>(env::get_size("TANDEM_CUDA_CE_MIN_BYTES", 4 << 20), 1)
+          : 0;
   // Defaults from the sweep on 2x H200 (docs/benchmarks-cuda.md): 128 blocks of
   // 256 KiB slots; slots shrink with more ranks to bound the internal region
   // (channels x ranks x depth x slot bytes per rank).
@@ -146,6 +154,7 @@ std::unique_ptr<Engine> Engine::create(Comm& comm) {
   d.error = e.error_device_;
   e.ll_max_bytes_ = s.ll_max_bytes;
   e.allreduce_algo_ = static_cast<AllReduceAlgo>(s.allreduce_algo);
+  e.ce_min_bytes_ = s.ce_min_bytes;
   e.oneshot_max_bytes_ = std::min(s.oneshot_max_bytes, s.ll_max_bytes);
   e.p2p_channels_ = std::max(1, s.channels / 4);
   TDM_INFO("CUDA", "engine on device ", comm.cuda_device, ": LL up to ", s.ll_max_bytes, " bytes, ",
@@ -223,6 +232,7 @@ void Engine::enqueue(const Call& call) {
         std::memcpy(&a.scalar_bits, call.scalar.data(), type_size(call.type));
   }
   const size_t message = call.count * type_size(call.type);
+  if (enqueue_copy_engine(call, message)) return;
   const bool ll_kind = call.kind == CallKind::kAllReduce || call.kind == CallKind::kReduceScatter ||
                        call.kind == CallKind::kAllGather || call.kind == CallKind::kAlltoAll;
   if (call.kind == CallKind::kAllReduce) {
@@ -236,6 +246,67 @@ void Engine::enqueue(const Call& call) {
   const bool ll = ll_kind && message <= ll_max_bytes_;
   TDM_TRACE("CUDA", call_name(call.kind), " of ", message, " bytes via ", ll ? "LL" : "bulk");
   TDM_CUDA(ll ? launch_ll(dev_, a, call.stream) : launch_bulk(dev_, a, call.stream));
+}
+
+void Engine::add_symmetric_window(const mem::Window* window) {
+  std::lock_guard lock(windows_mutex_);
+  symmetric_windows_.push_back(window);
+}
+
+void Engine::remove_symmetric_window(const mem::Window* window) {
+  std::lock_guard lock(windows_mutex_);
+  std::erase(symmetric_windows_, window);
+}
+
+// Copy-engine path of allgather, all-to-all and broadcast: taken when the
+// receive buffer lies in a symmetric window (every rank passes the same
+// offset into its window, NCCL's rule for TDM_WIN_COLL_SYMMETRIC), the block
+// is at least TANDEM_CUDA_CE_MIN_BYTES, and (all-to-all) the call is not in
+// place. A barrier on the stream (every peer reached the call, so its buffer
+// is free), one cudaMemcpyAsync per peer straight into the peer's buffer, and
+// a barrier (every copy into this rank's buffer is done). Every rank takes the
+// same decision: the inputs are the same everywhere under that rule.
+bool Engine::enqueue_copy_engine(const Call& call, size_t bytes) {
+  const bool kind_ok = call.kind == CallKind::kAllGather || call.kind == CallKind::kAlltoAll ||
+                       call.kind == CallKind::kBroadcast;
+  if (!kind_ok || ce_min_bytes_ == 0 || bytes < ce_min_bytes_) return false;
+  const int n = comm_.nranks, me = comm_.rank;
+  const size_t total = call.kind == CallKind::kBroadcast ? bytes : bytes * n;
+  auto* recv = static_cast<char*>(call.recv);
+  const auto* send = static_cast<const char*>(call.send);
+  if (call.kind == CallKind::kAlltoAll && send < recv + total && recv < send + total) return false;
+  const mem::Window* window = nullptr;
+  {
+    std::lock_guard lock(windows_mutex_);
+    for (const mem::Window* w : symmetric_windows_)
+      if (recv >= w->local() && recv + total <= w->local() + w->size(me)) window = w;
+  }
+  if (!window) return false;
+  const size_t offset = static_cast<size_t>(recv - window->local());
+  for (int p = 0; p < n; ++p)
+    if (offset + total > window->size(p) || !window->peer(p, offset))
+      throw_error(tdmInvalidUsage, call_name(call.kind), " into a symmetric window: rank ", p,
+                  "'s window does not hold bytes [", offset, ", ", offset + total,
+                  ") (every rank must pass the same offset into a window as large)");
+  TDM_TRACE("CUDA", call_name(call.kind), " of ", bytes, " bytes per block via copy engines");
+  const tdmShmemDevice_t sh = shmem_handle();
+  TDM_CUDA(launch_shmem_barrier(sh, call.stream));
+  auto copy = [&](void* dst, const void* src) {
+    if (dst != src)
+      TDM_CUDA(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, call.stream));
+  };
+  for (int k = 1; k < n; ++k) {  // starting at the next rank, so peers spread their writes
+    const int p = (me + k) % n;
+    if (call.kind == CallKind::kAllGather) copy(window->peer(p, offset + me * bytes), send);
+    if (call.kind == CallKind::kAlltoAll)
+      copy(window->peer(p, offset + me * bytes), send + p * bytes);
+    if (call.kind == CallKind::kBroadcast && me == call.root) copy(window->peer(p, offset), send);
+  }
+  if (call.kind != CallKind::kBroadcast)
+    copy(recv + me * bytes, send + (call.kind == CallKind::kAlltoAll ? me * bytes : 0));
+  if (call.kind == CallKind::kBroadcast && me == call.root) copy(recv, send);
+  TDM_CUDA(launch_shmem_barrier(sh, call.stream));
+  return true;
 }
 
 // By size and rank count, or as forced by TANDEM_CUDA_ALLREDUCE_ALGO; a

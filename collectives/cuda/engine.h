@@ -6,7 +6,9 @@
 #if TANDEM_HAVE_CUDA
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <span>
+#include <vector>
 
 #include "collectives/call.h"
 #include "collectives/cuda/dev_comm.h"
@@ -15,7 +17,10 @@
 
 namespace tdm {
 struct Comm;
+namespace mem {
+class Window;
 }
+}  // namespace tdm
 
 namespace tdm::cuda {
 
@@ -39,10 +44,17 @@ class Engine {
   // Enqueues every send and receive of one group as one launch.
   void enqueue_p2p(std::span<const Call> calls);
 
+  // Symmetric windows (TDM_WIN_COLL_SYMMETRIC), which the copy-engine paths
+  // write through; the API adds them on registration and removes them
+  // before deregistration.
+  void add_symmetric_window(const mem::Window* window);
+  void remove_symmetric_window(const mem::Window* window);
+
  private:
   explicit Engine(Comm& comm) : comm_(comm) {}
   void check_reachable(const char* what) const;
   AllReduceAlgo allreduce_algo(size_t message) const;
+  bool enqueue_copy_engine(const Call& call, size_t bytes);
 
   Comm& comm_;
   std::unique_ptr<mem::SymmetricHeap> heap_;
@@ -56,6 +68,9 @@ class Engine {
   size_t ll_max_bytes_ = 0;
   size_t oneshot_max_bytes_ = 0;  // auto: one-shot up to here
   AllReduceAlgo allreduce_algo_ = AllReduceAlgo::kAuto;
+  size_t ce_min_bytes_ = 0;  // copy-engine paths from this block size (0: off)
+  std::mutex windows_mutex_;
+  std::vector<const mem::Window*> symmetric_windows_;
   int p2p_channels_ = 1;
 };
 

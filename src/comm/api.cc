@@ -797,6 +797,8 @@ TDM_EXPORT tdmResult_t tdmCommWindowRegister(tdmComm_t comm, void* buff, size_t 
     Comm* comms[] = {&c};
     InFlight busy(comms);
     auto window = mem::Window::create(c, buff, size);
+    // Symmetric windows can take collectives on the copy-engine paths.
+    if (winFlags == TDM_WIN_COLL_SYMMETRIC) c.engine->add_symmetric_window(window.get());
     std::lock_guard lock(registrations().mutex);
     registrations().handles.insert(window.get());
     *win = reinterpret_cast<tdmWindow_t>(window.release());
@@ -826,6 +828,7 @@ TDM_EXPORT tdmResult_t tdmCommWindowDeregister(tdmComm_t comm, tdmWindow_t win) 
     mem::Window& w = checked_window(win);
     if (&w.comm() != &c) throw_error(tdmInvalidArgument, "win belongs to another communicator");
     c.boot->barrier();  // collective: no peer still writes through it
+    c.engine->remove_symmetric_window(&w);
     std::lock_guard lock(registrations().mutex);
     registrations().handles.erase(win);
     std::unique_ptr<mem::Window> owned(&w);

@@ -65,7 +65,8 @@ void* vmm_alloc(size_t bytes) {
   TDM_CUDA(cudaGetDevice(&device));
   CUmemAllocationProp prop = prop_for(device);
   size_t granularity = 0;
-  TDM_CU(d.cuMemGetAllocationGranularity(&granularity, &prop, CU_MEM_ALLOC_GRANULARITY_RECOMMENDED));
+  TDM_CU(
+      d.cuMemGetAllocationGranularity(&granularity, &prop, CU_MEM_ALLOC_GRANULARITY_RECOMMENDED));
   const size_t size = (bytes + granularity - 1) / granularity * granularity;
   CUmemGenericAllocationHandle handle = 0;
   TDM_CU(d.cuMemCreate(&handle, size, &prop, 0));
@@ -189,7 +190,8 @@ std::unique_ptr<Window> Window::create(Comm& comm, void* buff, size_t size) {
     grant_access(at, e.span, comm.cuda_device);
     w->bases_[r] = at + e.offset;
   }
-  TDM_CUDA(cudaMalloc(reinterpret_cast<void**>(&w->device_bases_), sizeof(uintptr_t) * comm.nranks));
+  TDM_CUDA(
+      cudaMalloc(reinterpret_cast<void**>(&w->device_bases_), sizeof(uintptr_t) * comm.nranks));
   TDM_CUDA(cudaMemcpy(w->device_bases_, w->bases_.data(), sizeof(uintptr_t) * comm.nranks,
                       cudaMemcpyHostToDevice));
   comm.boot->barrier();  // every rank mapped before anyone writes through the window
@@ -218,6 +220,8 @@ void* Window::peer(int rank, size_t offset) const {
                 sizes_[rank], " bytes");
   return bases_[rank] ? reinterpret_cast<void*>(bases_[rank] + offset) : nullptr;
 }
+
+char* Window::local() const { return reinterpret_cast<char*>(bases_[comm_.rank]); }
 
 tdmWindowDevice_t Window::device_handle() const {
   tdmWindowDevice_t h{};

@@ -39,6 +39,9 @@ class Window {
   ~Window();
   Comm& comm() const { return comm_; }
   void* peer(int rank, size_t offset) const;
+  // This rank's buffer and every rank's size.
+  char* local() const;
+  size_t size(int rank) const { return sizes_.at(rank); }
   tdmWindowDevice_t device_handle() const;
 
  private:

@@ -386,6 +386,7 @@ struct Options {
   int average = 1;
   int blocking = 0;
   int graph = 0;
+  int registration = 0;  // -R 2: Tandem's buffers as symmetric windows
   int cycles = 1;
   int parallelInit = 0;
   bool mpi = false;  // -M 1: compare with MPI (host memory) or NCCL (CUDA memory)
@@ -448,6 +449,8 @@ void usage(const char* prog) {
       "\t[-z,--blocking <0/1>] synchronize (and barrier) after every collective\n"
       "\t[-G,--cudagraph <num graph launches>] capture the -n iterations in one CUDA graph and\n"
       "\t\tlaunch it this many times (CUDA memory only)\n"
+      "\t[-R,--local_register <0/2>] 2: register Tandem's buffers as symmetric windows\n"
+      "\t\t(tdmCommWindowRegister, TDM_WIN_COLL_SYMMETRIC; CUDA memory only, NCCL's stay plain)\n"
       "\t[-a,--average <0/1/2/3> report average iteration time <0=RANK0/1=AVG/2=MIN/3=MAX>]\n"
       "\t[-M,--mpi <0/1> also time the peer library on the same buffers: MPI on host memory,\n"
       "\t\tNCCL on CUDA memory (libnccl.so.2 or $TANDEM_NCCL_LIBRARY)]\n"
@@ -477,6 +480,7 @@ std::optional<int> parseOptions(int argc, char** argv, const char* prog, Options
       {"root", required_argument, nullptr, 'r'},
       {"blocking", required_argument, nullptr, 'z'},
       {"cudagraph", required_argument, nullptr, 'G'},
+      {"local_register", required_argument, nullptr, 'R'},
       {"average", required_argument, nullptr, 'a'},
       {"mpi", required_argument, nullptr, 'M'},
       {"mem", required_argument, nullptr, kMemOption},
@@ -498,8 +502,8 @@ std::optional<int> parseOptions(int argc, char** argv, const char* prog, Options
   };
   int one = 1;
   while (true) {
-    const int c =
-        getopt_long(argc, argv, "t:g:b:e:i:f:n:m:w:N:p:c:o:d:r:z:y:T:G:C:a:M:h", longopts, nullptr);
+    const int c = getopt_long(argc, argv, "t:g:b:e:i:f:n:m:w:N:p:c:o:d:r:z:y:T:G:C:a:M:R:h",
+                              longopts, nullptr);
     if (c == -1) break;
     switch (c) {
       case 't':
@@ -586,6 +590,12 @@ std::optional<int> parseOptions(int argc, char** argv, const char* prog, Options
         break;
       case 'G':
         if (!intArg("cudagraph", 0, 1 << 20, &o->graph)) return 1;
+        break;
+      case 'R':
+        if (!intArg("local_register", 0, 2, &o->registration)) return 1;
+        if (o->registration == 1)
+          return bad("local_register (0 or 2; 1, local registration, has no fast path here)",
+                     optarg);
         break;
       case 'a':
         if (!intArg("average", 0, 3, &o->average)) return 1;
@@ -740,6 +750,32 @@ class Comm {
  private:
   tdmComm_t comm_ = nullptr;
 };
+
+#if TANDEM_HAVE_CUDA
+// A buffer registered as a symmetric window of Tandem's communicator (-R 2).
+// Deregistration is collective: every rank releases its windows in the same order.
+class SymmetricWindow {
+ public:
+  SymmetricWindow() = default;
+  SymmetricWindow(tdmComm_t comm, void* buf, size_t bytes) : comm_(comm) {
+    TDMCHECK(comm, tdmCommWindowRegister(comm, buf, bytes, &win_, TDM_WIN_COLL_SYMMETRIC));
+  }
+  SymmetricWindow(SymmetricWindow&& o) noexcept
+      : comm_(o.comm_), win_(std::exchange(o.win_, nullptr)) {}
+  SymmetricWindow& operator=(SymmetricWindow&& o) noexcept {
+    std::swap(comm_, o.comm_);
+    std::swap(win_, o.win_);
+    return *this;
+  }
+  ~SymmetricWindow() {
+    if (win_) tdmCommWindowDeregister(comm_, win_);
+  }
+
+ private:
+  tdmComm_t comm_ = nullptr;
+  tdmWindow_t win_ = nullptr;
+};
+#endif
 
 struct FreeDeleter {
   void operator()(std::byte* p) const { std::free(p); }
@@ -1258,6 +1294,7 @@ class Bench {
   HostBuffer hostSend_, hostRecv_, stage_;
 #if TANDEM_HAVE_CUDA
   cuda::DeviceBuffer devSend_, devRecv_;
+  SymmetricWindow sendWindow_, recvWindow_;  // -R 2; released before the buffers
 #endif
   size_t bufBytes_ = 0;
   int32_t barrierIn_ = 0, barrierOut_ = 0;
@@ -1279,6 +1316,10 @@ void Bench::allocate() {
     send_ = devSend_.get();
     recv_ = devRecv_.get();
     stage_ = allocHost(bufBytes_);
+    if (opt_.registration == 2) {
+      sendWindow_ = SymmetricWindow(comm_, send_, bufBytes_);
+      recvWindow_ = SymmetricWindow(comm_, recv_, bufBytes_);
+    }
 #endif
   } else {
     hostSend_ = allocHost(bufBytes_);
@@ -1353,6 +1394,8 @@ void Bench::printHeader(const char* prog) {
           "# Buffers: CUDA device memory (cudaMalloc), one non-blocking stream per process; "
           "time: CUDA events, median of %d batches of %d iterations\n",
           kTimedBatches, opt_.iters);
+      if (opt_.registration == 2)
+        std::printf("# Tandem's buffers registered as symmetric windows (-R 2); NCCL's not\n");
       if (opt_.graph) {
         std::printf("# CUDA graph: the %d iterations captured once, launched %d times per batch\n",
                     opt_.iters, opt_.graph);

@@ -1255,9 +1255,17 @@ TEST_P(Window, PeerPointersAndCollectives) {
   EXPECT_EQ(landed, mix64(g_world.seeds[(me + n - 1) % n] + 17)) << "written by the previous rank";
   host_barrier();
 
-  // The window's memory as collective buffers (halves of the window).
+  // The window's memory as collective buffers (halves of the window). With
+  // TANDEM_CUDA_CE_MIN_BYTES=1 (the *_copy_engine tests) allgather,
+  // out-of-place all-to-all and broadcast into the window take the
+  // copy-engine path; the others stay on the kernels.
   for (Case c : {make(Coll::kAllReduce, tdmFloat32, kSum, 77777),
-                 make(Coll::kAlltoAll, tdmInt32, kNoOp, 1023, Place::kIn)})
+                 make(Coll::kAlltoAll, tdmInt32, kNoOp, 1023, Place::kIn),
+                 make(Coll::kAlltoAll, tdmBfloat16, kNoOp, 77777),
+                 make(Coll::kAllGather, tdmFloat32, kNoOp, 77777),
+                 make(Coll::kAllGather, tdmUint8, kNoOp, 1023, Place::kIn),
+                 make(Coll::kBroadcast, tdmFloat64, kNoOp, 77777, Place::kOut, n - 1),
+                 make(Coll::kBroadcast, tdmInt8, kNoOp, 1023, Place::kIn, 0)})
     run_case(c, [&](int slot, size_t bytes) -> uint8_t* {
       return bytes <= size / 2 && slot < 2 ? buf + slot * (size / 2) : mem(slot, bytes);
     });
