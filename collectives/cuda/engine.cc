@@ -79,11 +79,14 @@ std::unique_ptr<Engine> Engine::create(Comm& comm) {
   // lent to measure on; docs/benchmarks-cuda.md).
   const uint64_t default_oneshot = comm.nranks <= 2 ? mine.ll_max_bytes : 64 << 10;
   mine.oneshot_max_bytes = env::get_size("TANDEM_CUDA_ONESHOT_MAX_BYTES", default_oneshot);
-  // Copy engines beat the kernels' staged copies from a few MiB per peer
-  // (2x H200: 345 GB/s at 8 MiB against 136 at 512 KiB; shmem_perf's ce_bw).
+  // Copy-engine paths: opt-in. On 2x H200 an in-place allgather into a
+  // symmetric window gains 5-7% from 32 MiB per rank (386 against 360 GB/s
+  // at 1 GiB), but out of place the local block's copy runs after the peer
+  // copy on the stream and loses (300 against 346); the choice cannot depend
+  // on placement, which may differ between ranks (docs/benchmarks-cuda.md).
   mine.ce_min_bytes =
-      env::get_bool("TANDEM_CUDA_CE", true)
-          ? std::max<uint64_t>(env::get_size("TANDEM_CUDA_CE_MIN_BYTES", 4 << 20), 1)
+      env::get_bool("TANDEM_CUDA_CE", false)
+          ? std::max<uint64_t>(env::get_size("TANDEM_CUDA_CE_MIN_BYTES", 32 << 20), 1)
           : 0;
   // Defaults from the sweep on 2x H200 (docs/benchmarks-cuda.md): 128 blocks of
   // 256 KiB slots; slots shrink with more ranks to bound the internal region
@@ -258,23 +261,23 @@ void Engine::remove_symmetric_window(const mem::Window* window) {
   std::erase(symmetric_windows_, window);
 }
 
-// Copy-engine path of allgather, all-to-all and broadcast: taken when the
-// receive buffer lies in a symmetric window (every rank passes the same
-// offset into its window, NCCL's rule for TDM_WIN_COLL_SYMMETRIC), the block
-// is at least TANDEM_CUDA_CE_MIN_BYTES, and (all-to-all) the call is not in
-// place. A barrier on the stream (every peer reached the call, so its buffer
-// is free), one cudaMemcpyAsync per peer straight into the peer's buffer, and
-// a barrier (every copy into this rank's buffer is done). Every rank takes the
-// same decision: the inputs are the same everywhere under that rule.
+// Copy-engine path of allgather and broadcast (TANDEM_CUDA_CE=1): taken when
+// the receive buffer lies in a symmetric window (every rank passes the same
+// offset into its window, NCCL's rule for TDM_WIN_COLL_SYMMETRIC) and the
+// block is at least TANDEM_CUDA_CE_MIN_BYTES. A barrier on the stream (every
+// peer reached the call, so its buffer is free), one cudaMemcpyAsync per peer
+// straight into the peer's buffer, and a barrier (every copy into this rank's
+// buffer is done). Every rank takes the same decision: the inputs are the
+// same everywhere under that rule. Not all-to-all: its own block always needs
+// a local copy, serialized after the peer copies, and it lost to the kernels.
 bool Engine::enqueue_copy_engine(const Call& call, size_t bytes) {
-  const bool kind_ok = call.kind == CallKind::kAllGather || call.kind == CallKind::kAlltoAll ||
-                       call.kind == CallKind::kBroadcast;
+  const bool kind_ok = call.kind == CallKind::kAllGather || call.kind == CallKind::kBroadcast;
   if (!kind_ok || ce_min_bytes_ == 0 || bytes < ce_min_bytes_) return false;
   const int n = comm_.nranks, me = comm_.rank;
-  const size_t total = call.kind == CallKind::kBroadcast ? bytes : bytes * n;
+  const bool gather = call.kind == CallKind::kAllGather;
+  const size_t total = gather ? bytes * n : bytes;
   auto* recv = static_cast<char*>(call.recv);
   const auto* send = static_cast<const char*>(call.send);
-  if (call.kind == CallKind::kAlltoAll && send < recv + total && recv < send + total) return false;
   const mem::Window* window = nullptr;
   {
     std::lock_guard lock(windows_mutex_);
@@ -295,16 +298,12 @@ bool Engine::enqueue_copy_engine(const Call& call, size_t bytes) {
     if (dst != src)
       TDM_CUDA(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, call.stream));
   };
-  for (int k = 1; k < n; ++k) {  // starting at the next rank, so peers spread their writes
+  const bool sends = gather || me == call.root;
+  for (int k = 1; k < n && sends; ++k) {  // from the next rank on, so peers spread their writes
     const int p = (me + k) % n;
-    if (call.kind == CallKind::kAllGather) copy(window->peer(p, offset + me * bytes), send);
-    if (call.kind == CallKind::kAlltoAll)
-      copy(window->peer(p, offset + me * bytes), send + p * bytes);
-    if (call.kind == CallKind::kBroadcast && me == call.root) copy(window->peer(p, offset), send);
+    copy(window->peer(p, offset + (gather ? me * bytes : 0)), send);
   }
-  if (call.kind != CallKind::kBroadcast)
-    copy(recv + me * bytes, send + (call.kind == CallKind::kAlltoAll ? me * bytes : 0));
-  if (call.kind == CallKind::kBroadcast && me == call.root) copy(recv, send);
+  if (sends) copy(recv + (gather ? me * bytes : 0), send);
   TDM_CUDA(launch_shmem_barrier(sh, call.stream));
   return true;
 }

@@ -1256,9 +1256,9 @@ TEST_P(Window, PeerPointersAndCollectives) {
   host_barrier();
 
   // The window's memory as collective buffers (halves of the window). With
-  // TANDEM_CUDA_CE_MIN_BYTES=1 (the *_copy_engine tests) allgather,
-  // out-of-place all-to-all and broadcast into the window take the
-  // copy-engine path; the others stay on the kernels.
+  // TANDEM_CUDA_CE=1 TANDEM_CUDA_CE_MIN_BYTES=1 (the *_copy_engine tests)
+  // allgather and broadcast into the window take the copy-engine path; the
+  // others stay on the kernels.
   for (Case c : {make(Coll::kAllReduce, tdmFloat32, kSum, 77777),
                  make(Coll::kAlltoAll, tdmInt32, kNoOp, 1023, Place::kIn),
                  make(Coll::kAlltoAll, tdmBfloat16, kNoOp, 77777),
