@@ -49,6 +49,9 @@ for t in all_reduce all_gather reduce_scatter alltoall; do
   run bench.txt "$bin/${t}_perf" -b 1K -e 64M -f 4 -w 5 -n 10 -G 4 -d bfloat16 -M 1 -c 1
   run bench.txt "$bin/${t}_perf" -b 256M -e 1G -f 4 -w 2 -n 10 -G 4 -d bfloat16 -M 1 -c 0
 done
+# Copy-engine allgather into symmetric windows (-R 2; opt-in path, TANDEM_CUDA_CE=1).
+TANDEM_CUDA_CE=1 run bench.txt "$bin/all_gather_perf" -R 2 -b 16M -e 1G -f 4 -w 2 -n 10 -G 4 \
+  -d bfloat16 -M 1 -c 0
 run bench.txt "$bin/sendrecv_perf" -b 1K -e 64M -f 16 -w 5 -n 10 -M 1 -c 1
 run shmem.txt "$bin/shmem_perf" -b 8 -e 1G -f 4 -l 64K -n 50 -w 5 -r 3
 exit $status
