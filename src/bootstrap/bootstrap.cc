@@ -44,7 +44,9 @@ std::unique_ptr<Bootstrap> Bootstrap::connect(const tdmUniqueId& id, int rank, i
     net::recv_all(root.get(), as_writable_bytes_of(reply), reply_deadline, what);
     if (reply.status != 0) {
       std::string text(reply.text_length, '\0');
-      net::recv_all(root.get(), std::as_writable_bytes(std::span(text)), deadline, what);
+      // The root's sentence follows its status at once, but may come after
+      // our own deadline (the root's clock started later): the same grace.
+      net::recv_all(root.get(), std::as_writable_bytes(std::span(text)), reply_deadline, what);
       throw_error(tdmRemoteError, "rendezvous failed: ", text);
     }
     std::vector<WireAddress> table(nranks);
