@@ -47,7 +47,7 @@ __global__ void __launch_bounds__(kThreads)
   const T* srcs[kMaxRanks];
   for (size_t k = ch; k < pieces; k += gridDim.x) {
     const size_t off = k * slot;
-    if (a.kind == kKindReduce) {
+    if (a.kind == CallKind::kReduce) {
       const size_t len = dclamp(a.count, off, slot);
       if (me != a.root) {
         chan.send_begin(1u << a.root);
@@ -62,7 +62,7 @@ __global__ void __launch_bounds__(kThreads)
       continue;
     }
     // Reduce-scatter part: shard p of the input goes to rank p.
-    const size_t total = a.kind == kKindAllReduce ? a.count : a.count * n;
+    const size_t total = a.kind == CallKind::kAllReduce ? a.count : a.count * n;
     chan.send_begin(peers);
     for (int p = 0; p < n; ++p)
       if (p != me)
@@ -72,10 +72,10 @@ __global__ void __launch_bounds__(kThreads)
     chan.recv_begin(peers);
     for (int r = 0; r < n; ++r) srcs[r] = reinterpret_cast<const T*>(chan.in_slot(r));
     const size_t my_len = dclamp(total, me * shard + off, dclamp(shard, off, slot));
-    T* reduced = a.kind == kKindAllReduce ? out + me * shard + off : out + off;
+    T* reduced = a.kind == CallKind::kAllReduce ? out + me * shard + off : out + off;
     block_reduce<T, R>(reduced, in + me * shard + off, srcs, n, me, my_len, ar);
     chan.recv_end(peers);
-    if (a.kind != kKindAllReduce) continue;
+    if (a.kind != CallKind::kAllReduce) continue;
     // Allgather part: our reduced piece to everyone.
     chan.send_begin(peers);
     for (int p = 0; p < n; ++p)
@@ -110,22 +110,22 @@ __global__ void __launch_bounds__(kThreads)
   const char* own_src = nullptr;
   char* own_dst = nullptr;
   switch (a.kind) {
-    case kKindAllGather:
+    case CallKind::kAllGather:
       to = from = peers;
       own_src = in;
       own_dst = out + me * bytes;
       break;
-    case kKindAlltoAll:
+    case CallKind::kAlltoAll:
       to = from = peers;
       own_src = in + me * bytes;
       own_dst = out + me * bytes;
       break;
-    case kKindBroadcast:
+    case CallKind::kBroadcast:
       to = me == root ? peers : 0;
       from = me == root ? 0 : 1u << root;
       if (me == root) own_src = in, own_dst = out;
       break;
-    case kKindGather:
+    case CallKind::kGather:
       to = me == root ? 0 : 1u << root;
       from = me == root ? peers : 0;
       if (me == root) own_src = in, own_dst = out + me * bytes;
@@ -137,10 +137,10 @@ __global__ void __launch_bounds__(kThreads)
       break;
   }
   auto src_for = [&](int p) -> const char* {
-    return (a.kind == kKindAlltoAll || a.kind == kKindScatter) ? in + p * bytes : in;
+    return (a.kind == CallKind::kAlltoAll || a.kind == CallKind::kScatter) ? in + p * bytes : in;
   };
   auto dst_for = [&](int p) -> char* {
-    return (a.kind == kKindAllGather || a.kind == kKindAlltoAll || a.kind == kKindGather)
+    return (a.kind == CallKind::kAllGather || a.kind == CallKind::kAlltoAll || a.kind == CallKind::kGather)
                ? out + p * bytes
                : out;
   };
@@ -203,11 +203,11 @@ int blocks_for(size_t pieces, int max_blocks) {
 cudaError_t launch_bulk(const DevComm& c, const CollArgs& a, cudaStream_t stream) {
   return dispatch_type(a.type, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    if (a.kind == kKindAllReduce || a.kind == kKindReduceScatter || a.kind == kKindReduce) {
+    if (a.kind == CallKind::kAllReduce || a.kind == CallKind::kReduceScatter || a.kind == CallKind::kReduce) {
       // Allreduce shards are rounded to 16 bytes so every piece stays aligned.
       constexpr size_t V = 16 / sizeof(T);
       size_t shard = a.count;
-      if (a.kind == kKindAllReduce) shard = ((a.count + c.nranks - 1) / c.nranks + V - 1) / V * V;
+      if (a.kind == CallKind::kAllReduce) shard = ((a.count + c.nranks - 1) / c.nranks + V - 1) / V * V;
       const size_t piece = piece_for(shard, sizeof(T), c.slot_bytes, a.channels);
       const int blocks = blocks_for((shard + piece - 1) / piece, a.channels);
       return dispatch_red(a.red, [&](auto red) {

@@ -5,6 +5,9 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "plan/collective.h"
+#include "plan/reduction.h"
+
 namespace tdm::cuda {
 
 constexpr int kMaxRanks = 8;  // ranks a CUDA collective kernel serves (all load/store reachable)
@@ -35,12 +38,13 @@ struct DevComm {
   int* error;  // host-mapped: nonzero once a device wait timed out
 };
 
+using plan::CallKind;
 // Reduction kinds the kernels implement (avg and premulsum are sum plus a
 // divisor or a scale).
-enum class RedKind : int { kSum = 0, kProd = 1, kMax = 2, kMin = 3 };
+using RedKind = plan::ReduceKind;
 
 struct CollArgs {
-  int kind;  // tdm::CallKind
+  CallKind kind;
   int type;  // tdmDataType_t
   RedKind red;
   int root;

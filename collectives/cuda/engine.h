@@ -10,39 +10,36 @@
 #include <span>
 #include <vector>
 
-#include "collectives/call.h"
+#include "bootstrap/bootstrap.h"
 #include "collectives/cuda/dev_comm.h"
+#include "device/memory.h"
 #include "mem/symmetric_heap.h"
+#include "mem/window.h"
+#include "plan/algorithm_choice.h"
+#include "plan/call.h"
 #include "tandem/shmem.h"
-
-namespace tdm {
-struct Comm;
-namespace mem {
-class Window;
-}
-}  // namespace tdm
 
 namespace tdm::cuda {
 
-// Allreduce algorithms on device buffers (TANDEM_CUDA_ALLREDUCE_ALGO).
-enum class AllReduceAlgo : int32_t { kAuto, kOneShot, kTwoShot, kPipelined };
-const char* algo_name(AllReduceAlgo algo);
-
 class Engine {
  public:
-  // Collective over the communicator (every rank has a CUDA device).
-  static std::unique_ptr<Engine> create(Comm& comm);
+  // Collective over the bootstrap's ranks, each with its CUDA `device`.
+  static std::unique_ptr<Engine> create(bootstrap::Bootstrap& boot, int device);
   ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
 
   mem::SymmetricHeap& heap() { return *heap_; }
   tdmShmemDevice_t shmem_handle() const;
   // True once a device wait gave up (TANDEM_TIMEOUT): the context is lost.
-  bool timed_out() const { return error_word_ != nullptr && *error_word_ != 0; }
+  bool timed_out() const {
+    return error_word_ && *static_cast<const volatile int*>(error_word_.get()) != 0;
+  }
 
   // Enqueues one collective (call.stream); collective over the communicator.
-  void enqueue(const Call& call);
+  void enqueue(const plan::Call& call);
   // Enqueues every send and receive of one group as one launch.
-  void enqueue_p2p(std::span<const Call> calls);
+  void enqueue_p2p(std::span<const plan::Call> calls);
 
   // Symmetric windows (TDM_WIN_COLL_SYMMETRIC), which the copy-engine paths
   // write through; the API adds them on registration and removes them
@@ -51,24 +48,21 @@ class Engine {
   void remove_symmetric_window(const mem::Window* window);
 
  private:
-  explicit Engine(Comm& comm) : comm_(comm) {}
+  Engine(bootstrap::Bootstrap& boot, int device) : boot_(boot), device_(device) {}
   void check_reachable(const char* what) const;
-  AllReduceAlgo allreduce_algo(size_t message) const;
-  bool enqueue_copy_engine(const Call& call, size_t bytes);
+  bool enqueue_copy_engine(const plan::Call& call, size_t bytes);
 
-  Comm& comm_;
+  bootstrap::Bootstrap& boot_;
+  int device_;
   std::unique_ptr<mem::SymmetricHeap> heap_;
-  void* internal_ = nullptr;     // in the heap
-  size_t barrier_offset_ = 0;    // offset of the SHMEM barrier counters in the heap
-  void* local_state_ = nullptr;  // device memory, not shared
+  void* internal_ = nullptr;   // in the heap
+  size_t barrier_offset_ = 0;  // offset of the SHMEM barrier counters in the heap
+  device::DeviceMemory local_state_;  // not shared
   uint64_t* shmem_local_ = nullptr;
-  volatile int* error_word_ = nullptr;  // host-mapped
-  int* error_device_ = nullptr;
+  device::MappedHostMemory error_word_;  // nonzero once a device wait gave up
+  int* error_device_ = nullptr;          // its device address
   DevComm dev_{};
-  size_t ll_max_bytes_ = 0;
-  size_t oneshot_max_bytes_ = 0;  // auto: one-shot up to here
-  AllReduceAlgo allreduce_algo_ = AllReduceAlgo::kAuto;
-  size_t ce_min_bytes_ = 0;  // copy-engine paths from this block size (0: off)
+  plan::CudaSettings choice_{};  // algorithm choice, agreed across ranks
   std::mutex windows_mutex_;
   std::vector<const mem::Window*> symmetric_windows_;
   int p2p_channels_ = 1;

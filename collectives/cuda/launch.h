@@ -9,26 +9,13 @@
 
 namespace tdm::cuda {
 
-// Kinds as numbered in collectives/call.h (CallKind).
-enum KernelKind : int {
-  kKindAllReduce = 0,
-  kKindBroadcast = 1,
-  kKindReduce = 2,
-  kKindAllGather = 3,
-  kKindReduceScatter = 4,
-  kKindAlltoAll = 5,
-  kKindGather = 6,
-  kKindScatter = 7,
-};
-
 // Low-latency one-shot kernels: allreduce and reduce-scatter (reducing),
 // allgather and all-to-all (moving). Every rank sends to and receives from
 // every other rank in each of them (the LL buffers' reuse relies on it).
 cudaError_t launch_ll(const DevComm& c, const CollArgs& a, cudaStream_t stream);
 // Two-shot allreduce on LL lines: shard p reduced by rank p, then sent to all.
-// Needs 2 * two_shot_shard_bytes / 8 lines per source of the LL area.
+// Needs 2 * plan::two_shot_shard_bytes / 8 lines per source of the LL area.
 cudaError_t launch_ll_two_shot(const DevComm& c, const CollArgs& a, cudaStream_t stream);
-size_t two_shot_shard_bytes(size_t bytes, int nranks);
 // Pipelined bandwidth kernels over the channels: every collective kind.
 cudaError_t launch_bulk(const DevComm& c, const CollArgs& a, cudaStream_t stream);
 // Grouped sends and receives to other ranks (self copies are done by the caller).

@@ -7,6 +7,7 @@
 #include "collectives/cuda/device_common.cuh"
 #include "collectives/cuda/launch.h"
 #include "collectives/cuda/type_dispatch.cuh"
+#include "plan/algorithm_choice.h"
 
 namespace tdm::cuda {
 
@@ -62,7 +63,7 @@ __global__ void __launch_bounds__(kThreads) ll_reduce_kernel(DevComm c, CollArgs
   const int parity = seq & 1;
   const size_t bytes = a.count * sizeof(T);
   const size_t units = (bytes + 7) / 8;
-  const bool scatter = a.kind == kKindReduceScatter;
+  const bool scatter = a.kind == CallKind::kReduceScatter;
   const char* send = static_cast<const char*>(a.send);
   char* recv = static_cast<char*>(a.recv);
   const size_t first = blockIdx.x * blockDim.x + threadIdx.x, stride = gridDim.x * blockDim.x;
@@ -133,7 +134,7 @@ __global__ void __launch_bounds__(kThreads) ll_move_kernel(DevComm c, CollArgs a
   const uint32_t seq = ll_begin(c);
   const int parity = seq & 1;
   const size_t units = (bytes + 7) / 8;
-  const bool alltoall = a.kind == kKindAlltoAll;
+  const bool alltoall = a.kind == CallKind::kAlltoAll;
   const char* send = static_cast<const char*>(a.send);
   char* recv = static_cast<char*>(a.recv);
   const size_t first = blockIdx.x * blockDim.x + threadIdx.x, stride = gridDim.x * blockDim.x;
@@ -167,14 +168,10 @@ int ll_blocks(size_t units, int max_blocks) {
 
 }  // namespace
 
-size_t two_shot_shard_bytes(size_t bytes, int nranks) {
-  return (bytes + size_t(nranks) * 8 - 1) / (size_t(nranks) * 8) * 8;
-}
-
 cudaError_t launch_ll_two_shot(const DevComm& c, const CollArgs& a, cudaStream_t stream) {
   return dispatch_type(a.type, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    const size_t shard = two_shot_shard_bytes(a.count * sizeof(T), c.nranks);
+    const size_t shard = plan::two_shot_shard_bytes(a.count * sizeof(T), c.nranks);
     return dispatch_red(a.red, [&](auto red) {
       ll_two_shot_kernel<T, decltype(red)::value>
           <<<ll_blocks(shard / 8, a.channels), kThreads, 0, stream>>>(c, a, shard);
@@ -184,7 +181,7 @@ cudaError_t launch_ll_two_shot(const DevComm& c, const CollArgs& a, cudaStream_t
 }
 
 cudaError_t launch_ll(const DevComm& c, const CollArgs& a, cudaStream_t stream) {
-  if (a.kind == kKindAllReduce || a.kind == kKindReduceScatter) {
+  if (a.kind == CallKind::kAllReduce || a.kind == CallKind::kReduceScatter) {
     return dispatch_type(a.type, [&](auto tag) {
       using T = typename decltype(tag)::type;
       const size_t units = (a.count * sizeof(T) + 7) / 8;

@@ -7,7 +7,7 @@
 #include <cstring>
 
 #include "collectives/host/reduce_kernels.h"
-#include "comm/comm.h"
+#include "plan/team.h"
 #include "util/env.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -34,7 +34,7 @@ size_t pad_of(size_t bytes) { return (kLinkAlignment - bytes % kLinkAlignment) %
 void combine(const plan::Reduction& red, std::byte* out, const std::byte* src, const std::byte* in,
              size_t n, bool prescale) {
   size_t count = n / red.elem;
-  auto op = static_cast<ReduceOp>(red.kernel_op);
+  const ReduceOp op = red.kind;
   if (prescale) {
     scale(red.type, out, src, count, red.scalar.data());
     reduce(red.type, op, out, out, in, count);
@@ -49,10 +49,10 @@ void finish(const plan::Reduction& red, std::byte* data, size_t n) {
 
 // Moves what the links allow for one op; returns true if any byte moved.
 bool progress_op(const Plan& p, Op& op) {
-  Comm& comm = *p.comm;
+  plan::Team& team = *p.team;
   const plan::Reduction& red = p.reduction;
-  transport::Link* in_link = plan::uses_inbound(op.prim) ? &comm.link(op.recv_peer) : nullptr;
-  transport::Link* out_link = plan::uses_outbound(op.prim) ? &comm.link(op.send_peer) : nullptr;
+  transport::Link* in_link = plan::uses_inbound(op.prim) ? &team.link(op.recv_peer) : nullptr;
+  transport::Link* out_link = plan::uses_outbound(op.prim) ? &team.link(op.send_peer) : nullptr;
   if (in_link) in_link->progress();
   bool moved = false;
   while (op.done < op.bytes) {
@@ -161,13 +161,13 @@ bool advance(Plan& p) {
 
 // Peers the current step of `p` waits on, checked when nothing moves.
 void check_peers(const Plan& p) {
-  Comm& comm = *p.comm;
+  plan::Team& team = *p.team;
   if (p.step >= p.steps.size()) return;
   for (const Op& op : p.steps[p.step].ops) {
     if (op_complete(op)) continue;
     for (int peer : {op.recv_peer, op.send_peer}) {
-      if (peer >= 0 && peer != comm.rank && comm.boot->peer_closed(peer))
-        throw_error(tdmRemoteError, "rank ", peer, " of communicator ", comm.name,
+      if (peer >= 0 && peer != team.rank && team.boot->peer_closed(peer))
+        throw_error(tdmRemoteError, "rank ", peer, " of communicator ", team.name,
                     " went away (process exited or aborted) during a collective");
     }
   }
@@ -181,7 +181,7 @@ void execute(std::span<std::vector<Plan>> queues) {
   std::vector<size_t> current(queues.size(), 0);
   unsigned spin = ~0u;
   for (const auto& queue : queues)
-    if (!queue.empty()) spin = std::min(spin, queue.front().comm->spin_before_yield);
+    if (!queue.empty()) spin = std::min(spin, queue.front().team->spin_before_yield);
   auto last_progress = Clock::now();
   auto last_check = last_progress;
   unsigned idle = 0;
@@ -191,8 +191,8 @@ void execute(std::span<std::vector<Plan>> queues) {
       auto& queue = queues[q];
       while (current[q] < queue.size()) {
         Plan& p = queue[current[q]];
-        if (p.comm->abort.load(std::memory_order_relaxed))
-          throw_error(tdmInvalidUsage, "communicator ", p.comm->name,
+        if (p.team->abort.load(std::memory_order_relaxed))
+          throw_error(tdmInvalidUsage, "communicator ", p.team->name,
                       " was aborted (tdmCommAbort) while an operation was running");
         moved |= advance(p);
         if (p.step < p.steps.size()) break;
@@ -205,7 +205,7 @@ void execute(std::span<std::vector<Plan>> queues) {
       bool flushed = true;
       for (auto& queue : queues)
         if (!queue.empty())
-          for (auto& link : queue.front().comm->links)
+          for (auto& link : queue.front().team->links)
             if (link && !link->flushed()) {
               moved |= link->progress();
               flushed = flushed && link->flushed();

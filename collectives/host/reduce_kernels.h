@@ -6,11 +6,12 @@
 
 #include <cstddef>
 
+#include "plan/reduction.h"
 #include "tandem/tandem.h"
 
 namespace tdm::host {
 
-enum class ReduceOp { kSum, kProd, kMax, kMin };
+using ReduceOp = plan::ReduceKind;  // one enum for both engines
 
 // dst[i] = a[i] op b[i]; dst may alias a or b (or both) exactly. Floating max/min
 // follow fmax/fmin: a NaN operand is ignored unless both are NaN.

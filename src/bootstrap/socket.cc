@@ -18,11 +18,6 @@
 
 namespace tdm {
 
-void Fd::reset(int fd) {
-  if (fd_ >= 0) ::close(fd_);
-  fd_ = fd;
-}
-
 Deadline Deadline::after_seconds(double seconds, const std::atomic<bool>* abort) {
   auto span = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
   return Deadline{Clock::now() + span, abort};

@@ -1,5 +1,5 @@
-// TCP socket helpers shared by the bootstrap and the socket transport: an
-// owning fd, listen/connect/accept, and blocking transfers that give up at a
+// TCP socket helpers shared by the bootstrap and the socket transport:
+// listen/connect/accept, and blocking transfers that give up at a
 // deadline, on abort, or when the peer goes away.
 #pragma once
 
@@ -11,34 +11,9 @@
 #include <utility>
 
 #include "bootstrap/unique_id.h"
+#include "util/fd.h"
 
 namespace tdm {
-
-// Owns a file descriptor; closes it on destruction.
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() { reset(); }
-  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  Fd& operator=(Fd&& other) noexcept {
-    if (this != &other) {
-      reset();
-      fd_ = std::exchange(other.fd_, -1);
-    }
-    return *this;
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-  int release() { return std::exchange(fd_, -1); }
-  void reset(int fd = -1);
-
- private:
-  int fd_ = -1;
-};
 
 using Clock = std::chrono::steady_clock;
 

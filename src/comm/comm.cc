@@ -1,7 +1,5 @@
 #include "comm/comm.h"
 
-#include "collectives/cuda/engine.h"
-
 #include <sched.h>
 #include <unistd.h>
 
@@ -14,8 +12,8 @@
 #include <tuple>
 
 #include "bootstrap/root.h"
-#include "collectives/algorithms.h"
-#include "mem/memory_type.h"
+#include "device/device_query.h"
+#include "plan/algorithm_choice.h"
 #include "util/env.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -185,7 +183,7 @@ std::unique_ptr<Comm> create_comm(const tdmUniqueId& id, int nranks, int rank,
   mine.host_hash = host_hash();
   mine.pid = getpid();
   mine.numa = current_numa_node();
-  mem::cuda_device_busid(mine.gpu_busid, sizeof(mine.gpu_busid));
+  device::cuda_device_busid(mine.gpu_busid, sizeof(mine.gpu_busid));
   gethostname(mine.hostname, sizeof(mine.hostname) - 1);
   auto infos = comm->boot->allgather_value(mine);
 
@@ -196,12 +194,12 @@ std::unique_ptr<Comm> create_comm(const tdmUniqueId& id, int nranks, int rank,
   };
   tuning.shm_buffer_size = page_multiple(env::get_size("TANDEM_SHM_BUFFER_SIZE", 1 << 20));
   tuning.socket_buffer_size = page_multiple(env::get_size("TANDEM_SOCKET_BUFFER_SIZE", 4 << 20));
-  tuning.oneshot_max_bytes = env::get_size("TANDEM_ONESHOT_MAX_BYTES", 32 << 10);
-  tuning.allreduce_algo = collectives::allreduce_algorithm_from_env();
+  tuning.allreduce = plan::host_allreduce_settings_from_env();
   tuning.ranks_per_host = static_cast<int32_t>(env::get_int("TANDEM_RANKS_PER_HOST", 0));
   tuning.shm_disable = env::get_bool("TANDEM_SHM_DISABLE", false) ? 1 : 0;
   auto tunings = comm->boot->allgather_value(tuning);
   comm->tuning = tunings[0];
+  comm->allreduce = comm->tuning.allreduce;
 
   group_hosts(*comm, infos, comm->tuning.ranks_per_host);
   build_topology(*comm, infos);
@@ -212,13 +210,11 @@ std::unique_ptr<Comm> create_comm(const tdmUniqueId& id, int nranks, int rank,
   comm->spin_before_yield =
       static_cast<unsigned>(env::get_int("TANDEM_SPIN", same_machine > cores ? 0 : 1000));
   connect_transports(*comm);
-  comm->cuda_device = mem::current_cuda_device();
-#if TANDEM_HAVE_CUDA
+  comm->cuda_device = device::current_cuda_device();
   // The CUDA engine needs a device on every rank (its setup is collective).
   bool every_rank_has_gpu = true;
   for (const RankInfo& info : infos) every_rank_has_gpu = every_rank_has_gpu && info.gpu_busid[0];
-  if (every_rank_has_gpu && comm->cuda_device >= 0) comm->engine.reset(cuda::Engine::create(*comm).release());
-#endif
+  comm->cuda = cuda_side::create(*comm, every_rank_has_gpu);
   if (log::enabled(log::Level::kInfo, "INIT")) {
     std::string choices, ring;
     for (int peer = 0; peer < nranks; ++peer)
@@ -230,6 +226,11 @@ std::unique_ptr<Comm> create_comm(const tdmUniqueId& id, int nranks, int rank,
              " of ", comm->nhosts(), "; ring", ring, "; links", choices);
   }
   return comm;
+}
+
+void Comm::note_device_failure() {
+  if (async_error.code() == tdmSuccess && cuda_side::timed_out(*this))
+    async_error.record(tdmRemoteError, "a device wait on a peer gave up after TANDEM_TIMEOUT");
 }
 
 std::unique_ptr<Comm> split_comm(Comm& parent, int color, int key, const tdmConfig_t* config) {
@@ -269,14 +270,4 @@ std::unique_ptr<Comm> split_comm(Comm& parent, int color, int key, const tdmConf
   return child;
 }
 
-}  // namespace tdm
-
-namespace tdm {
-void EngineDeleter::operator()(cuda::Engine* engine) const {
-#if TANDEM_HAVE_CUDA
-  delete engine;
-#else
-  (void)engine;
-#endif
-}
 }  // namespace tdm

@@ -4,13 +4,16 @@
 #include <thread>
 #include <vector>
 
-#include "collectives/algorithms.h"
-#include "collectives/cuda/engine.h"
 #include "collectives/host/executor.h"
+#include "collectives/host/plans.h"
 #include "comm/comm.h"
+#include "comm/cuda_side.h"
 #include "util/error.h"
 
 namespace tdm::group {
+
+using plan::Call;
+using plan::CallKind;
 
 namespace {
 
@@ -70,68 +73,40 @@ void end_with(const Wrapper& wrap) {
   }
   if (state.calls.empty()) return;
   std::vector<Comm*> comms;
-  for (const Call& call : state.calls)
-    if (std::find(comms.begin(), comms.end(), call.comm) == comms.end()) comms.push_back(call.comm);
+  for (const Call& call : state.calls) {
+    Comm* comm = &comm_of(*call.team);
+    if (std::find(comms.begin(), comms.end(), comm) == comms.end()) comms.push_back(comm);
+  }
   wrap(comms, [&] { run(state.calls); });
 }
-
-namespace {
-
-bool is_p2p(const Call& call) { return call.kind == CallKind::kSend || call.kind == CallKind::kRecv; }
-
-// CUDA buffers: collectives are enqueued in call order; a communicator's sends
-// and receives become one launch, at the place of its first one.
-void enqueue_device(std::span<const Call> calls) {
-#if TANDEM_HAVE_CUDA
-  std::vector<Comm*> p2p_done;
-  for (const Call& call : calls) {
-    if (!is_p2p(call)) {
-      call.comm->engine->enqueue(call);
-      continue;
-    }
-    if (std::find(p2p_done.begin(), p2p_done.end(), call.comm) != p2p_done.end()) continue;
-    p2p_done.push_back(call.comm);
-    std::vector<Call> p2p;
-    for (const Call& c : calls)
-      if (c.comm == call.comm && is_p2p(c)) p2p.push_back(c);
-    call.comm->engine->enqueue_p2p(p2p);
-  }
-#else
-  if (!calls.empty()) throw_error(tdmInvalidUsage, "this build of Tandem has no CUDA engine");
-#endif
-}
-
-}  // namespace
 
 void run(std::span<const Call> all) {
   std::vector<Call> device_calls, host_calls;
   for (const Call& call : all) (call.device ? device_calls : host_calls).push_back(call);
-  enqueue_device(device_calls);
+  cuda_side::enqueue(device_calls);
   if (host_calls.empty()) return;
   std::span<const Call> calls(host_calls);
   // One queue of plans per communicator, in order of first appearance.
-  std::vector<Comm*> comms;
+  std::vector<plan::Team*> teams;
   for (const Call& call : calls)
-    if (std::find(comms.begin(), comms.end(), call.comm) == comms.end()) comms.push_back(call.comm);
-  std::vector<std::vector<plan::Plan>> queues(comms.size());
-  for (size_t i = 0; i < comms.size(); ++i) {
+    if (std::find(teams.begin(), teams.end(), call.team) == teams.end()) teams.push_back(call.team);
+  std::vector<std::vector<plan::Plan>> queues(teams.size());
+  for (size_t i = 0; i < teams.size(); ++i) {
     std::vector<Call> p2p;
     for (const Call& call : calls)
-      if (call.comm == comms[i] && (call.kind == CallKind::kSend || call.kind == CallKind::kRecv))
-        p2p.push_back(call);
-    if (!p2p.empty()) queues[i].push_back(collectives::build_point_to_point(*comms[i], p2p));
+      if (call.team == teams[i] && plan::is_point_to_point(call)) p2p.push_back(call);
+    if (!p2p.empty()) queues[i].push_back(host::build_point_to_point(*teams[i], p2p));
     for (const Call& call : calls)
-      if (call.comm == comms[i] && call.kind != CallKind::kSend && call.kind != CallKind::kRecv)
-        queues[i].push_back(collectives::build_collective(call));
+      if (call.team == teams[i] && !plan::is_point_to_point(call))
+        queues[i].push_back(host::build_collective(call));
   }
   try {
     host::execute(queues);
   } catch (const Error& e) {
     // Partial traffic may sit in the links: the communicators cannot be trusted any more.
-    for (Comm* comm : comms) {
-      comm->async_error_text = e.what();
-      comm->async_error.store(e.code() == tdmInvalidUsage ? tdmRemoteError : e.code());
-    }
+    for (plan::Team* team : teams)
+      comm_of(*team).async_error.record(e.code() == tdmInvalidUsage ? tdmRemoteError : e.code(),
+                                         e.what());
     throw;
   }
 }

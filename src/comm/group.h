@@ -9,7 +9,11 @@
 #include <span>
 #include <string>
 
-#include "collectives/call.h"
+#include "plan/call.h"
+
+namespace tdm {
+struct Comm;
+}
 
 namespace tdm::group {
 
@@ -22,13 +26,13 @@ void end_with(const Wrapper& wrap);
 bool active();
 
 // Runs now, or queues when inside a group.
-void submit(const Call& call);
+void submit(const plan::Call& call);
 // Communicator initializations inside a group run in parallel threads at end().
 void submit_init(std::function<void()> init);
 // A call inside the group failed validation: end() discards the group and reports this.
 void poison(const std::string& reason);
 
 // Runs calls (possibly of several communicators) to completion.
-void run(std::span<const Call> calls);
+void run(std::span<const plan::Call> calls);
 
 }  // namespace tdm::group

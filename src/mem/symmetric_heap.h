@@ -18,13 +18,11 @@
 #include <memory>
 #include <vector>
 
+#include "bootstrap/bootstrap.h"
+#include "device/memory.h"
+#include "device/vmm.h"
+#include "mem/fd_passing.h"
 #include "tandem/shmem.h"
-
-#include "transports/p2p/fd_passing.h"
-
-namespace tdm {
-struct Comm;
-}
 
 namespace tdm::mem {
 
@@ -32,9 +30,8 @@ class SymmetricHeap {
  public:
   enum class Mode { kVmm, kIpc };
 
-  // Collective over the communicator; the calling thread's current device
-  // must be the communicator's.
-  static std::unique_ptr<SymmetricHeap> create(Comm& comm);
+  // Collective over the bootstrap's ranks, each on its CUDA `device`.
+  static std::unique_ptr<SymmetricHeap> create(bootstrap::Bootstrap& boot, int device);
   ~SymmetricHeap();
   SymmetricHeap(const SymmetricHeap&) = delete;
   SymmetricHeap& operator=(const SymmetricHeap&) = delete;
@@ -57,15 +54,16 @@ class SymmetricHeap {
   const std::vector<int>& local_ranks() const { return local_ranks_; }
   // The communicator's fd-passing socket and a fresh tag for one exchange
   // (window registration shares them).
-  p2p::FdPassing& fd_passing() { return *fds_; }
+  mem::FdPassing& fd_passing() { return *fds_; }
   uint64_t next_tag() { return next_tag_++; }
 
  private:
-  explicit SymmetricHeap(Comm& comm) : comm_(comm) {}
+  SymmetricHeap(bootstrap::Bootstrap& boot, int device) : boot_(boot), device_(device) {}
   void commit(size_t end);  // collective: maps [committed_, end) on every local PE
   size_t place(size_t bytes);
 
-  Comm& comm_;
+  bootstrap::Bootstrap& boot_;
+  int device_;
   Mode mode_ = Mode::kVmm;
   size_t size_ = 0;         // per PE
   size_t granularity_ = 0;  // VMM chunk granularity
@@ -74,27 +72,22 @@ class SymmetricHeap {
   std::vector<uintptr_t> peer_base_;  // by PE: heap address here, 0 if unreachable
   char* local_ = nullptr;
 
+  // Destroyed in reverse order: the device copy, mappings, then the reservation.
   // VMM
-  uintptr_t reservation_ = 0;
-  size_t reservation_size_ = 0;
-  struct Chunk {
-    uintptr_t address;
-    size_t size;
-    unsigned long long handle;
-  };
-  std::vector<Chunk> chunks_;  // every mapped chunk (ours and peers')
+  device::VmmReservation reservation_;
+  std::vector<device::VmmMapping> chunks_;  // every mapped chunk (ours and peers')
   uint64_t next_tag_ = 1;
-  std::unique_ptr<p2p::FdPassing> fds_;
+  std::unique_ptr<FdPassing> fds_;
 
   // IPC
-  void* ipc_local_ = nullptr;
-  std::vector<void*> ipc_opened_;
+  device::DeviceMemory ipc_local_;
+  std::vector<device::IpcMapping> ipc_opened_;
 
   // Allocator: offset -> size of live blocks; free ranges by offset.
   std::map<size_t, size_t> live_;
   std::map<size_t, size_t> free_;
 
-  uintptr_t* device_peer_bases_ = nullptr;  // device copy of peer_base_
+  device::DeviceMemory device_peer_bases_;  // device copy of peer_base_
 };
 
 }  // namespace tdm::mem

@@ -1,7 +1,7 @@
-// A plan is what one collective (or one group of point-to-point calls) turns
-// into: a list of steps, each a set of primitive operations on links that
-// progress together. Plans do not know the memory type; an executor per memory
-// type runs them (collectives/host/executor.h for host memory).
+// A plan is what one collective (or one group of point-to-point calls) on
+// host memory turns into: a list of steps, each a set of primitive operations
+// on links that progress together. The CPU engine builds and runs them
+// (collectives/host); the CUDA engine launches kernels instead of plans.
 #pragma once
 
 #include <array>
@@ -10,13 +10,12 @@
 #include <memory>
 #include <vector>
 
+#include "plan/reduction.h"
 #include "tandem/tandem.h"
 
-namespace tdm {
-struct Comm;
-}
-
 namespace tdm::plan {
+
+struct Team;
 
 // NCCL's primitive set: data flows from the inbound link and/or a local source
 // to the outbound link and/or a local destination.
@@ -59,14 +58,14 @@ struct Step {
 // and the avg divisor.
 struct Reduction {
   tdmDataType_t type = tdmUint8;
-  int kernel_op = 0;                  // host::ReduceOp as int
+  ReduceKind kind = ReduceKind::kSum;
   std::array<std::byte, 8> scalar{};  // premulsum scalar, a value of `type`
   int divisor = 0;                    // avg: divide the final result by this
   size_t elem = 1;
 };
 
 struct Plan {
-  Comm* comm = nullptr;
+  Team* team = nullptr;
   Reduction reduction;
   std::vector<Step> steps;
   std::vector<std::vector<std::byte>> scratch;  // buffers the steps point into

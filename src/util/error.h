@@ -1,5 +1,5 @@
 // Errors inside Tandem are exceptions carrying a tdmResult_t and a sentence;
-// the C boundary (src/comm/api.cc) turns them into a result code plus the
+// the C boundary (src/api/guard.h) turns them into a result code plus the
 // thread's last-error text.
 #pragma once
 

@@ -19,7 +19,7 @@
 
 #include "bootstrap/launcher_env.h"
 #include "comm/comm.h"
-#include "mem/memory_type.h"
+#include "device/device_query.h"
 #include "topo/render.h"
 #include "topo/topology.h"
 
@@ -90,7 +90,7 @@ Options parse_args(int argc, char** argv) {
 // One GPU per local rank, as the perf tools do, so the job view places ranks on GPUs.
 void use_local_gpu() {
 #if TANDEM_HAVE_CUDA
-  int devices = tdm::mem::cuda_device_count();
+  int devices = tdm::device::cuda_device_count();
   for (const char* var : {"TANDEM_LOCAL_RANK", "LOCAL_RANK", "OMPI_COMM_WORLD_LOCAL_RANK"})
     if (const char* value = std::getenv(var); value && devices > 0) {
       cudaSetDevice(std::atoi(value) % devices);

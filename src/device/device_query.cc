@@ -1,4 +1,4 @@
-#include "mem/memory_type.h"
+#include "device/device_query.h"
 
 #if TANDEM_HAVE_CUDA
 #include <cuda_runtime_api.h>
@@ -6,7 +6,7 @@
 
 #include <cctype>
 
-namespace tdm::mem {
+namespace tdm::device {
 
 int cuda_device_count() {
 #if TANDEM_HAVE_CUDA
@@ -74,4 +74,4 @@ MemoryType memory_type(const void* ptr) {
   return MemoryType::kHost;
 }
 
-}  // namespace tdm::mem
+}  // namespace tdm::device

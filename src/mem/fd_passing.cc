@@ -1,4 +1,4 @@
-#include "transports/p2p/fd_passing.h"
+#include "mem/fd_passing.h"
 
 #include <poll.h>
 #include <sys/socket.h>
@@ -11,7 +11,7 @@
 
 #include "util/error.h"
 
-namespace tdm::p2p {
+namespace tdm::mem {
 
 namespace {
 
@@ -114,4 +114,4 @@ Fd FdPassing::receive(int peer, uint64_t tag, const Deadline& deadline) {
   }
 }
 
-}  // namespace tdm::p2p
+}  // namespace tdm::mem

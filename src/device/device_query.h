@@ -2,7 +2,7 @@
 // CUDA engine. Detected with cudaPointerGetAttributes when CUDA devices exist.
 #pragma once
 
-namespace tdm::mem {
+namespace tdm::device {
 
 enum class MemoryType { kHost, kCuda };
 
@@ -17,4 +17,4 @@ void set_cuda_device(int device);
 // `out`; an empty string without one.
 void cuda_device_busid(char* out, int size);
 
-}  // namespace tdm::mem
+}  // namespace tdm::device

@@ -1,83 +1,23 @@
-#include "collectives/algorithms.h"
+#include "collectives/host/plans.h"
 
 #include <algorithm>
 #include <cstring>
 #include <string>
 
 #include "collectives/host/reduce_kernels.h"
-#include "comm/comm.h"
+#include "plan/team.h"
 #include "util/dtype.h"
-#include "util/env.h"
 #include "util/error.h"
 
-namespace tdm {
+namespace tdm::host {
 
-const char* call_name(CallKind kind) {
-  switch (kind) {
-    case CallKind::kAllReduce:
-      return "AllReduce";
-    case CallKind::kBroadcast:
-      return "Broadcast";
-    case CallKind::kReduce:
-      return "Reduce";
-    case CallKind::kAllGather:
-      return "AllGather";
-    case CallKind::kReduceScatter:
-      return "ReduceScatter";
-    case CallKind::kAlltoAll:
-      return "AlltoAll";
-    case CallKind::kGather:
-      return "Gather";
-    case CallKind::kScatter:
-      return "Scatter";
-    case CallKind::kSend:
-      return "Send";
-    case CallKind::kRecv:
-      return "Recv";
-  }
-  return "?";
-}
-
-}  // namespace tdm
-
-namespace tdm::collectives {
-
+using plan::Call;
+using plan::CallKind;
 using plan::Op;
+using plan::Team;
 using plan::Plan;
 using plan::Prim;
 using plan::Step;
-
-const char* algorithm_name(AllReduceAlgorithm algorithm) {
-  switch (algorithm) {
-    case AllReduceAlgorithm::kOneShot:
-      return "oneshot";
-    case AllReduceAlgorithm::kRing:
-      return "ring";
-    case AllReduceAlgorithm::kHierarchical:
-      return "hier";
-  }
-  return "?";
-}
-
-int allreduce_algorithm_from_env() {
-  auto forced = env::get("TANDEM_ALLREDUCE_ALGO");
-  if (!forced) return -1;
-  if (*forced == "oneshot") return int(AllReduceAlgorithm::kOneShot);
-  if (*forced == "ring") return int(AllReduceAlgorithm::kRing);
-  if (*forced == "hier") return int(AllReduceAlgorithm::kHierarchical);
-  throw_error(tdmInvalidArgument, "TANDEM_ALLREDUCE_ALGO='", *forced,
-              "' is not one of oneshot, ring, hier");
-}
-
-AllReduceAlgorithm choose_allreduce(const Comm& comm, size_t bytes) {
-  if (comm.tuning.allreduce_algo >= 0)
-    return static_cast<AllReduceAlgorithm>(comm.tuning.allreduce_algo);
-  if (bytes <= comm.tuning.oneshot_max_bytes) return AllReduceAlgorithm::kOneShot;
-  bool spans_hosts = comm.nhosts() > 1;
-  bool hosts_shared = comm.nhosts() < comm.nranks;
-  if (spans_hosts && hosts_shared) return AllReduceAlgorithm::kHierarchical;
-  return AllReduceAlgorithm::kRing;
-}
 
 namespace {
 
@@ -99,7 +39,7 @@ Op make_op(Prim prim, int recv_peer, int send_peer, const std::byte* src, std::b
 // Appends steps to a plan; each helper adds one single-op step unless noted.
 struct Builder {
   Plan& plan;
-  Comm& comm;
+  Team& team;
 
   void add(Op op) {
     Step step;
@@ -113,37 +53,21 @@ struct Builder {
   }
   size_t elem() const { return plan.reduction.elem; }
   // Bytes per chunk so a ring's first send always fits the link (deadlock freedom).
-  size_t ring_chunk_elems() const { return std::max<size_t>(1, comm.link_capacity / 2 / elem()); }
+  size_t ring_chunk_elems() const { return std::max<size_t>(1, team.link_capacity / 2 / elem()); }
 };
 
 plan::Reduction reduction_for(const Call& call) {
   plan::Reduction red;
   red.type = call.type;
   red.elem = type_size(call.type);
-  using host::ReduceOp;
-  switch (call.op) {
-    case tdmSum:
-      red.kernel_op = int(ReduceOp::kSum);
-      break;
-    case tdmProd:
-      red.kernel_op = int(ReduceOp::kProd);
-      break;
-    case tdmMax:
-      red.kernel_op = int(ReduceOp::kMax);
-      break;
-    case tdmMin:
-      red.kernel_op = int(ReduceOp::kMin);
-      break;
-    case tdmAvg:
-      red.kernel_op = int(ReduceOp::kSum);
-      red.divisor = call.comm->nranks;
-      break;
-    default:  // premulsum, resolved by the API when the call was made
-      red.kernel_op = int(ReduceOp::kSum);
-      if (call.scalar_pointer != nullptr)
-        std::memcpy(red.scalar.data(), call.scalar_pointer, red.elem);
-      else
-        red.scalar = call.scalar;
+  const plan::ReductionOf of = plan::reduction_of(call.op, call.team->nranks);
+  red.kind = of.kind;
+  red.divisor = of.divisor;
+  if (of.premul) {  // the scalar as resolved by the API when the call was made
+    if (call.scalar_pointer != nullptr)
+      std::memcpy(red.scalar.data(), call.scalar_pointer, red.elem);
+    else
+      red.scalar = call.scalar;
   }
   return red;
 }
@@ -163,25 +87,25 @@ void local_reduce_copy(const plan::Reduction& red, std::byte* dst, const std::by
 // ---- allreduce ----
 
 void allreduce_oneshot(Builder& b, const Call& call) {
-  Comm& comm = b.comm;
+  Team& team = b.team;
   const size_t bytes = call.count * b.elem();
   const bool prescale = is_premulsum(call);
-  auto& scratch = b.plan.scratch.emplace_back(bytes * comm.nranks);
+  auto& scratch = b.plan.scratch.emplace_back(bytes * team.nranks);
   std::byte* slots = scratch.data();
   const std::byte* src = bytes_of(call.send);
   std::byte* dst = bytes_of(call.recv);
   Step exchange;
   plan::Reduction red = b.plan.reduction;
   // Our own slot first (before dst, which may alias src, is written).
-  exchange.local = [=, &comm] {
-    std::byte* mine = slots + bytes * comm.rank;
+  exchange.local = [=, &team] {
+    std::byte* mine = slots + bytes * team.rank;
     if (prescale)
       host::scale(red.type, mine, src, call.count, red.scalar.data());
     else
       std::memcpy(mine, src, bytes);
   };
-  for (int peer = 0; peer < comm.nranks; ++peer) {
-    if (peer == comm.rank) continue;
+  for (int peer = 0; peer < team.nranks; ++peer) {
+    if (peer == team.rank) continue;
     Op send = make_op(Prim::kSend, -1, peer, src, nullptr, bytes);
     send.prescale = prescale;
     exchange.ops.push_back(send);
@@ -189,10 +113,10 @@ void allreduce_oneshot(Builder& b, const Call& call) {
   }
   b.plan.steps.push_back(std::move(exchange));
   // Reduce in rank order so every rank computes bit-identical results.
-  b.local([=, &comm] {
-    auto op = static_cast<host::ReduceOp>(red.kernel_op);
+  b.local([=, &team] {
+    const plan::ReduceKind op = red.kind;
     host::reduce(red.type, op, dst, slots, slots + bytes, call.count);
-    for (int r = 2; r < comm.nranks; ++r)
+    for (int r = 2; r < team.nranks; ++r)
       host::reduce(red.type, op, dst, dst, slots + bytes * r, call.count);
     if (red.divisor > 1) host::divide(red.type, dst, call.count, red.divisor);
   });
@@ -210,7 +134,7 @@ void allreduce_ring(Builder& b, std::span<const int> ring, const std::byte* src,
     b.local([=] { local_reduce_copy(red, dst, src, count, prescale); });
     return;
   }
-  const int p = static_cast<int>(std::find(ring.begin(), ring.end(), b.comm.rank) - ring.begin());
+  const int p = static_cast<int>(std::find(ring.begin(), ring.end(), b.team.rank) - ring.begin());
   const int next = ring[(p + 1) % n], prev = ring[(p + n - 1) % n];
   const size_t chunk = b.ring_chunk_elems();
   auto mod = [n](int x) { return ((x % n) + n) % n; };
@@ -253,7 +177,7 @@ void chain_reduce(Builder& b, std::span<const int> chain, const std::byte* src, 
                   size_t bytes, bool prescale, bool finalize) {
   const int n = static_cast<int>(chain.size());
   const int p =
-      static_cast<int>(std::find(chain.begin(), chain.end(), b.comm.rank) - chain.begin());
+      static_cast<int>(std::find(chain.begin(), chain.end(), b.team.rank) - chain.begin());
   if (n == 1) {
     plan::Reduction red = b.plan.reduction;
     red.divisor = finalize ? red.divisor : 0;
@@ -278,7 +202,7 @@ void chain_broadcast(Builder& b, std::span<const int> chain, const std::byte* sr
                      size_t bytes) {
   const int n = static_cast<int>(chain.size());
   const int p =
-      static_cast<int>(std::find(chain.begin(), chain.end(), b.comm.rank) - chain.begin());
+      static_cast<int>(std::find(chain.begin(), chain.end(), b.team.rank) - chain.begin());
   if (p == 0) {
     if (src != dst && bytes > 0) b.local([=] { std::memmove(dst, src, bytes); });
     if (n > 1) b.add(make_op(Prim::kSend, -1, chain[1], src, nullptr, bytes));
@@ -299,26 +223,26 @@ std::vector<int> ring_from(std::span<const int> ring, int first) {
 
 // Reduce inside each host to its leader, allreduce among leaders, broadcast back.
 void allreduce_hierarchical(Builder& b, const Call& call) {
-  Comm& comm = b.comm;
+  Team& team = b.team;
   const size_t bytes = call.count * b.elem();
   const bool prescale = is_premulsum(call);
   const std::byte* src = bytes_of(call.send);
   std::byte* dst = bytes_of(call.recv);
   // Host members in ring order; the leader is the last of the reduce chain.
   std::vector<int> members;
-  for (int r : comm.ring)
-    if (comm.host_of_rank[r] == comm.host()) members.push_back(r);
+  for (int r : team.ring)
+    if (team.host_of_rank[r] == team.host()) members.push_back(r);
   const int leader = members.back();
   std::vector<int> leaders;
-  for (int r : comm.ring) {
-    int h = comm.host_of_rank[r];
+  for (int r : team.ring) {
+    int h = team.host_of_rank[r];
     int last = -1;
-    for (int m : comm.ring)
-      if (comm.host_of_rank[m] == h) last = m;
+    for (int m : team.ring)
+      if (team.host_of_rank[m] == h) last = m;
     if (r == last) leaders.push_back(r);
   }
   chain_reduce(b, members, src, dst, bytes, prescale, /*finalize=*/false);
-  if (comm.rank == leader) {
+  if (team.rank == leader) {
     // The leader's chain result sits in dst (prescaled); a lone member's does too.
     allreduce_ring(b, leaders, dst, dst, call.count, /*prescale=*/false, /*finalize=*/true);
   }
@@ -330,23 +254,23 @@ void allreduce_hierarchical(Builder& b, const Call& call) {
 
 // Blocks of `block_elems` per rank in a buffer laid out by rank.
 void allgather_ring(Builder& b, const Call& call) {
-  Comm& comm = b.comm;
-  const int n = comm.nranks;
+  Team& team = b.team;
+  const int n = team.nranks;
   const size_t elem = b.elem();
   const size_t block = call.count;
   const std::byte* src = bytes_of(call.send);
   std::byte* dst = bytes_of(call.recv);
-  std::byte* own = dst + block * elem * comm.rank;
+  std::byte* own = dst + block * elem * team.rank;
   if (src != own && block > 0) b.local([=] { std::memmove(own, src, block * elem); });
   if (n == 1) return;
-  const auto& ring = comm.ring;
-  const int p = comm.ring_position[comm.rank];
+  const auto& ring = team.ring;
+  const int p = team.ring_position[team.rank];
   const int next = ring[(p + 1) % n], prev = ring[(p + n - 1) % n];
   const size_t chunk = b.ring_chunk_elems();
   for (size_t base = 0; base < block; base += chunk) {
     const size_t len = std::min(chunk, block - base) * elem;
     auto piece = [&](int r) { return dst + (block * r + base) * elem; };
-    b.add(make_op(Prim::kSend, -1, next, piece(comm.rank), nullptr, len));
+    b.add(make_op(Prim::kSend, -1, next, piece(team.rank), nullptr, len));
     for (int k = 1; k <= n - 2; ++k) {
       int r = ring[(p - k + n) % n];
       b.add(make_op(Prim::kRecvCopySend, prev, next, nullptr, piece(r), len));
@@ -356,8 +280,8 @@ void allgather_ring(Builder& b, const Call& call) {
 }
 
 void reduce_scatter_ring(Builder& b, const Call& call) {
-  Comm& comm = b.comm;
-  const int n = comm.nranks;
+  Team& team = b.team;
+  const int n = team.nranks;
   const size_t elem = b.elem();
   const size_t block = call.count;
   const bool prescale = is_premulsum(call);
@@ -368,8 +292,8 @@ void reduce_scatter_ring(Builder& b, const Call& call) {
     b.local([=] { local_reduce_copy(red, dst, src, block, prescale); });
     return;
   }
-  const auto& ring = comm.ring;
-  const int p = comm.ring_position[comm.rank];
+  const auto& ring = team.ring;
+  const int p = team.ring_position[team.rank];
   const int next = ring[(p + 1) % n], prev = ring[(p + n - 1) % n];
   const size_t chunk = b.ring_chunk_elems();
   for (size_t base = 0; base < block; base += chunk) {
@@ -384,7 +308,7 @@ void reduce_scatter_ring(Builder& b, const Call& call) {
       op.prescale = prescale;
       b.add(op);
     }
-    Op last = make_op(Prim::kRecvReduce, prev, -1, piece(comm.rank), dst + base * elem, len);
+    Op last = make_op(Prim::kRecvReduce, prev, -1, piece(team.rank), dst + base * elem, len);
     last.prescale = prescale;
     last.finalize = true;
     b.add(last);
@@ -394,59 +318,59 @@ void reduce_scatter_ring(Builder& b, const Call& call) {
 // ---- rooted and exchange collectives ----
 
 void gather_direct(Builder& b, const Call& call) {
-  Comm& comm = b.comm;
+  Team& team = b.team;
   const size_t bytes = call.count * b.elem();
   const std::byte* src = bytes_of(call.send);
-  if (comm.rank != call.root) {
+  if (team.rank != call.root) {
     b.add(make_op(Prim::kSend, -1, call.root, src, nullptr, bytes));
     return;
   }
   std::byte* dst = bytes_of(call.recv);
   Step step;
-  std::byte* own = dst + bytes * comm.rank;
+  std::byte* own = dst + bytes * team.rank;
   if (own != src && bytes > 0) step.local = [=] { std::memmove(own, src, bytes); };
-  for (int peer = 0; peer < comm.nranks; ++peer)
-    if (peer != comm.rank)
+  for (int peer = 0; peer < team.nranks; ++peer)
+    if (peer != team.rank)
       step.ops.push_back(make_op(Prim::kRecv, peer, -1, nullptr, dst + bytes * peer, bytes));
   b.plan.steps.push_back(std::move(step));
 }
 
 void scatter_direct(Builder& b, const Call& call) {
-  Comm& comm = b.comm;
+  Team& team = b.team;
   const size_t bytes = call.count * b.elem();
   std::byte* dst = bytes_of(call.recv);
-  if (comm.rank != call.root) {
+  if (team.rank != call.root) {
     b.add(make_op(Prim::kRecv, call.root, -1, nullptr, dst, bytes));
     return;
   }
   const std::byte* src = bytes_of(call.send);
   Step step;
-  const std::byte* own = src + bytes * comm.rank;
+  const std::byte* own = src + bytes * team.rank;
   if (own != dst && bytes > 0) step.local = [=] { std::memmove(dst, own, bytes); };
-  for (int peer = 0; peer < comm.nranks; ++peer)
-    if (peer != comm.rank)
+  for (int peer = 0; peer < team.nranks; ++peer)
+    if (peer != team.rank)
       step.ops.push_back(make_op(Prim::kSend, -1, peer, src + bytes * peer, nullptr, bytes));
   b.plan.steps.push_back(std::move(step));
 }
 
 void alltoall_direct(Builder& b, const Call& call) {
-  Comm& comm = b.comm;
+  Team& team = b.team;
   const size_t bytes = call.count * b.elem();
   const std::byte* src = bytes_of(call.send);
   std::byte* dst = bytes_of(call.recv);
   if (src == dst && bytes > 0) {
     // In place: receives would overwrite blocks not sent yet, so send from a copy.
-    auto& copy = b.plan.scratch.emplace_back(src, src + bytes * comm.nranks);
+    auto& copy = b.plan.scratch.emplace_back(src, src + bytes * team.nranks);
     src = copy.data();
   }
   Step step;
-  const std::byte* own_src = src + bytes * comm.rank;
-  std::byte* own_dst = dst + bytes * comm.rank;
+  const std::byte* own_src = src + bytes * team.rank;
+  std::byte* own_dst = dst + bytes * team.rank;
   if (bytes > 0) step.local = [=] { std::memcpy(own_dst, own_src, bytes); };
   // Start with the nearest peers in both directions so traffic spreads evenly.
-  for (int d = 1; d < comm.nranks; ++d) {
-    int to = (comm.rank + d) % comm.nranks;
-    int from = (comm.rank - d + comm.nranks) % comm.nranks;
+  for (int d = 1; d < team.nranks; ++d) {
+    int to = (team.rank + d) % team.nranks;
+    int from = (team.rank - d + team.nranks) % team.nranks;
     step.ops.push_back(make_op(Prim::kSend, -1, to, src + bytes * to, nullptr, bytes));
     step.ops.push_back(make_op(Prim::kRecv, from, -1, nullptr, dst + bytes * from, bytes));
   }
@@ -457,39 +381,39 @@ void alltoall_direct(Builder& b, const Call& call) {
 
 Plan build_collective(const Call& call) {
   Plan plan;
-  plan.comm = call.comm;
+  plan.team = call.team;
   plan.reduction = reduction_for(call);
-  Builder b{plan, *call.comm};
-  Comm& comm = *call.comm;
+  Builder b{plan, *call.team};
+  Team& team = *call.team;
   const size_t bytes = call.count * b.elem();
   switch (call.kind) {
     case CallKind::kAllReduce:
-      if (comm.nranks == 1) {
-        allreduce_ring(b, comm.ring, bytes_of(call.send), bytes_of(call.recv), call.count,
+      if (team.nranks == 1) {
+        allreduce_ring(b, team.ring, bytes_of(call.send), bytes_of(call.recv), call.count,
                        is_premulsum(call), true);
         break;
       }
-      switch (choose_allreduce(comm, bytes)) {
-        case AllReduceAlgorithm::kOneShot:
+      switch (plan::choose_host_allreduce(team.allreduce, bytes, team.nranks, team.nhosts())) {
+        case plan::HostAllReduce::kOneShot:
           allreduce_oneshot(b, call);
           break;
-        case AllReduceAlgorithm::kRing:
-          allreduce_ring(b, comm.ring, bytes_of(call.send), bytes_of(call.recv), call.count,
+        case plan::HostAllReduce::kRing:
+          allreduce_ring(b, team.ring, bytes_of(call.send), bytes_of(call.recv), call.count,
                          is_premulsum(call), true);
           break;
-        case AllReduceAlgorithm::kHierarchical:
+        case plan::HostAllReduce::kHierarchical:
           allreduce_hierarchical(b, call);
           break;
       }
       break;
     case CallKind::kBroadcast:
-      chain_broadcast(b, ring_from(comm.ring, call.root), bytes_of(call.send), bytes_of(call.recv),
+      chain_broadcast(b, ring_from(team.ring, call.root), bytes_of(call.send), bytes_of(call.recv),
                       bytes);
       break;
     case CallKind::kReduce: {
       // The chain ends at the root: start right after it in ring order.
       auto chain =
-          ring_from(comm.ring, comm.ring[(comm.ring_position[call.root] + 1) % comm.nranks]);
+          ring_from(team.ring, team.ring[(team.ring_position[call.root] + 1) % team.nranks]);
       chain_reduce(b, chain, bytes_of(call.send), bytes_of(call.recv), bytes, is_premulsum(call),
                    true);
       break;
@@ -516,15 +440,15 @@ Plan build_collective(const Call& call) {
   return plan;
 }
 
-Plan build_point_to_point(Comm& comm, std::span<const Call> calls) {
+Plan build_point_to_point(Team& team, std::span<const Call> calls) {
   Plan plan;
-  plan.comm = &comm;
+  plan.team = &team;
   Step step;
   // Sends to self pair with receives from self in call order: local copies.
   std::vector<const Call*> self_sends, self_recvs;
   for (const Call& call : calls) {
     const size_t bytes = call.count * type_size(call.type);
-    if (call.root == comm.rank) {
+    if (call.root == team.rank) {
       (call.kind == CallKind::kSend ? self_sends : self_recvs).push_back(&call);
       continue;
     }
@@ -559,4 +483,4 @@ Plan build_point_to_point(Comm& comm, std::span<const Call> calls) {
   return plan;
 }
 
-}  // namespace tdm::collectives
+}  // namespace tdm::host

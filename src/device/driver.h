@@ -9,7 +9,7 @@
 
 #include <string>
 
-namespace tdm::cuda {
+namespace tdm::device {
 
 struct Driver {
   CUresult (*cuMemGetAllocationGranularity)(size_t*, const CUmemAllocationProp*,
@@ -41,8 +41,8 @@ const Driver& driver();
 void check(CUresult result, const char* what);
 void check(cudaError_t result, const char* what);
 
-}  // namespace tdm::cuda
+}  // namespace tdm::device
 
-#define TDM_CU(call) ::tdm::cuda::check((call), #call)
-#define TDM_CUDA(call) ::tdm::cuda::check((call), #call)
+#define TDM_CU(call) ::tdm::device::check((call), #call)
+#define TDM_CUDA(call) ::tdm::device::check((call), #call)
 #endif

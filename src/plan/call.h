@@ -4,30 +4,16 @@
 #include <array>
 #include <cstddef>
 
+#include "plan/collective.h"
 #include "tandem/tandem.h"
 
-namespace tdm {
+namespace tdm::plan {
 
-struct Comm;
-
-enum class CallKind {
-  kAllReduce,
-  kBroadcast,
-  kReduce,
-  kAllGather,
-  kReduceScatter,
-  kAlltoAll,
-  kGather,
-  kScatter,
-  kSend,
-  kRecv,
-};
-
-const char* call_name(CallKind kind);
+struct Team;
 
 struct Call {
   CallKind kind = CallKind::kAllReduce;
-  Comm* comm = nullptr;
+  Team* team = nullptr;
   const void* send = nullptr;
   void* recv = nullptr;
   size_t count = 0;  // NCCL's count argument (per rank where NCCL says so)
@@ -43,4 +29,6 @@ struct Call {
   cudaStream_t stream = nullptr;
 };
 
-}  // namespace tdm
+inline bool is_point_to_point(const Call& call) { return facts(call.kind).point_to_point; }
+
+}  // namespace tdm::plan

@@ -11,7 +11,7 @@
 
 #include "bootstrap/socket.h"
 
-namespace tdm::p2p {
+namespace tdm::mem {
 
 class FdPassing {
  public:
@@ -33,4 +33,4 @@ class FdPassing {
   std::map<std::pair<int, uint64_t>, Fd> early_;  // (peer, tag) received ahead of time
 };
 
-}  // namespace tdm::p2p
+}  // namespace tdm::mem

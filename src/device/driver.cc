@@ -1,9 +1,9 @@
-#include "transports/p2p/cuda_driver.h"
+#include "device/driver.h"
 
 #if TANDEM_HAVE_CUDA
 #include "util/error.h"
 
-namespace tdm::cuda {
+namespace tdm::device {
 
 namespace {
 
@@ -61,5 +61,5 @@ void check(cudaError_t result, const char* what) {
   throw_error(tdmUnhandledCudaError, what, " failed: ", cudaGetErrorString(result));
 }
 
-}  // namespace tdm::cuda
+}  // namespace tdm::device
 #endif

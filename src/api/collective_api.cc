@@ -1,0 +1,127 @@
+// C entry points: collectives, point-to-point calls and groups. Each call is
+// validated (nothing changes on bad input), then runs at once or joins the
+// thread's group; an error inside a group discards the group.
+#include <functional>
+#include <span>
+
+#include "api/guard.h"
+#include "api/registry.h"
+#include "api/validate.h"
+#include "comm/comm.h"
+#include "comm/group.h"
+#include "tandem/tandem.h"
+
+using namespace tdm;
+using namespace tdm::api;
+using plan::CallKind;
+
+namespace {
+
+tdmResult_t submit(const char* function, CallKind kind, tdmComm_t handle, const void* send,
+                   void* recv, size_t count, tdmDataType_t type, tdmRedOp_t op, int root,
+                   cudaStream_t stream) {
+  tdmResult_t result = guarded(function, [&] {
+    Comm& comm = checked(handle);
+    plan::Call call = validate(kind, comm, send, recv, count, type, op, root, stream);
+    if (group::active()) {
+      group::submit(call);
+      return;
+    }
+    InFlight busy(comm);
+    group::submit(call);
+  });
+  if (result != tdmSuccess && group::active()) group::poison(last_error());
+  return result;
+}
+
+}  // namespace
+
+// ---- collectives ----
+
+TDM_EXPORT tdmResult_t tdmAllReduce(const void* sendbuff, void* recvbuff, size_t count,
+                                    tdmDataType_t datatype, tdmRedOp_t op, tdmComm_t comm,
+                                    cudaStream_t stream) {
+  return submit("tdmAllReduce", CallKind::kAllReduce, comm, sendbuff, recvbuff, count, datatype, op,
+                0, stream);
+}
+
+TDM_EXPORT tdmResult_t tdmBroadcast(const void* sendbuff, void* recvbuff, size_t count,
+                                    tdmDataType_t datatype, int root, tdmComm_t comm,
+                                    cudaStream_t stream) {
+  return submit("tdmBroadcast", CallKind::kBroadcast, comm, sendbuff, recvbuff, count, datatype,
+                tdmSum, root, stream);
+}
+
+TDM_EXPORT tdmResult_t tdmBcast(void* buff, size_t count, tdmDataType_t datatype, int root,
+                                tdmComm_t comm, cudaStream_t stream) {
+  return submit("tdmBcast", CallKind::kBroadcast, comm, buff, buff, count, datatype, tdmSum, root,
+                stream);
+}
+
+TDM_EXPORT tdmResult_t tdmReduce(const void* sendbuff, void* recvbuff, size_t count,
+                                 tdmDataType_t datatype, tdmRedOp_t op, int root, tdmComm_t comm,
+                                 cudaStream_t stream) {
+  return submit("tdmReduce", CallKind::kReduce, comm, sendbuff, recvbuff, count, datatype, op, root,
+                stream);
+}
+
+TDM_EXPORT tdmResult_t tdmAllGather(const void* sendbuff, void* recvbuff, size_t sendcount,
+                                    tdmDataType_t datatype, tdmComm_t comm, cudaStream_t stream) {
+  return submit("tdmAllGather", CallKind::kAllGather, comm, sendbuff, recvbuff, sendcount, datatype,
+                tdmSum, 0, stream);
+}
+
+TDM_EXPORT tdmResult_t tdmReduceScatter(const void* sendbuff, void* recvbuff, size_t recvcount,
+                                        tdmDataType_t datatype, tdmRedOp_t op, tdmComm_t comm,
+                                        cudaStream_t stream) {
+  return submit("tdmReduceScatter", CallKind::kReduceScatter, comm, sendbuff, recvbuff, recvcount,
+                datatype, op, 0, stream);
+}
+
+TDM_EXPORT tdmResult_t tdmAlltoAll(const void* sendbuff, void* recvbuff, size_t count,
+                                   tdmDataType_t datatype, tdmComm_t comm, cudaStream_t stream) {
+  return submit("tdmAlltoAll", CallKind::kAlltoAll, comm, sendbuff, recvbuff, count, datatype,
+                tdmSum, 0, stream);
+}
+
+TDM_EXPORT tdmResult_t tdmGather(const void* sendbuff, void* recvbuff, size_t count,
+                                 tdmDataType_t datatype, int root, tdmComm_t comm,
+                                 cudaStream_t stream) {
+  return submit("tdmGather", CallKind::kGather, comm, sendbuff, recvbuff, count, datatype, tdmSum,
+                root, stream);
+}
+
+TDM_EXPORT tdmResult_t tdmScatter(const void* sendbuff, void* recvbuff, size_t count,
+                                  tdmDataType_t datatype, int root, tdmComm_t comm,
+                                  cudaStream_t stream) {
+  return submit("tdmScatter", CallKind::kScatter, comm, sendbuff, recvbuff, count, datatype, tdmSum,
+                root, stream);
+}
+
+TDM_EXPORT tdmResult_t tdmSend(const void* sendbuff, size_t count, tdmDataType_t datatype, int peer,
+                               tdmComm_t comm, cudaStream_t stream) {
+  return submit("tdmSend", CallKind::kSend, comm, sendbuff, nullptr, count, datatype, tdmSum, peer,
+                stream);
+}
+
+TDM_EXPORT tdmResult_t tdmRecv(void* recvbuff, size_t count, tdmDataType_t datatype, int peer,
+                               tdmComm_t comm, cudaStream_t stream) {
+  return submit("tdmRecv", CallKind::kRecv, comm, nullptr, recvbuff, count, datatype, tdmSum, peer,
+                stream);
+}
+
+// ---- groups ----
+
+TDM_EXPORT tdmResult_t tdmGroupStart(void) {
+  return guarded("tdmGroupStart", [] { group::start(); });
+}
+
+TDM_EXPORT tdmResult_t tdmGroupEnd(void) {
+  return guarded("tdmGroupEnd", [] {
+    // The communicators of queued calls stay busy (abortable) while the group runs.
+    group::end_with([](std::span<Comm* const> comms, const std::function<void()>& run) {
+      InFlight busy(comms);
+      run();
+    });
+  });
+}

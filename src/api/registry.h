@@ -1,0 +1,39 @@
+// The communicators the C API handed out: owned here from creation to
+// tdmCommDestroy/tdmCommAbort, so a handle is checked before use (a destroyed
+// or never-created one is an error, not a crash), and abort can wait for the
+// calls running on a communicator.
+#pragma once
+
+#include <array>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "comm/comm.h"
+#include "tandem/tandem.h"
+
+namespace tdm::api {
+
+// Takes ownership; null stays null (a NOCOLOR split).
+tdmComm_t publish(std::unique_ptr<Comm> comm);
+// The live communicator behind `handle`, or tdmInvalidArgument naming `what`.
+Comm& checked(tdmComm_t handle, const char* what = "comm");
+// Destroys; with `abort`, first stops and waits for the calls running on it.
+// Without, refuses while another thread runs an operation on it.
+void retire(Comm& comm, bool abort);
+
+// Marks communicators busy for a scope, so abort can wait for the call.
+// Throws when one was destroyed meanwhile (nothing is marked then).
+class InFlight {
+ public:
+  explicit InFlight(std::span<Comm* const> comms);
+  explicit InFlight(Comm& comm) : InFlight(std::span<Comm* const>(std::array{&comm})) {}
+  ~InFlight();
+  InFlight(const InFlight&) = delete;
+  InFlight& operator=(const InFlight&) = delete;
+
+ private:
+  std::vector<Comm*> comms_;
+};
+
+}  // namespace tdm::api
