@@ -1,6 +1,5 @@
 #include "collectives/cuda/engine.h"
 
-#if TANDEM_HAVE_CUDA
 #include <algorithm>
 #include <cstring>
 
@@ -294,4 +293,3 @@ void Engine::enqueue_p2p(std::span<const plan::Call> calls) {
 }
 
 }  // namespace tdm::cuda
-#endif

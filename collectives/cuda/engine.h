@@ -3,7 +3,6 @@
 // point-to-point calls on device buffers onto the caller's stream.
 #pragma once
 
-#if TANDEM_HAVE_CUDA
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -69,4 +68,3 @@ class Engine {
 };
 
 }  // namespace tdm::cuda
-#endif

@@ -1,6 +1,5 @@
 #include "device/driver.h"
 
-#if TANDEM_HAVE_CUDA
 #include "util/error.h"
 
 namespace tdm::device {
@@ -62,4 +61,3 @@ void check(cudaError_t result, const char* what) {
 }
 
 }  // namespace tdm::device
-#endif

@@ -3,7 +3,6 @@
 // on machines without a GPU driver (CI) and fails only when CUDA is used.
 #pragma once
 
-#if TANDEM_HAVE_CUDA
 #include <cuda.h>
 #include <cuda_runtime_api.h>
 
@@ -45,4 +44,3 @@ void check(cudaError_t result, const char* what);
 
 #define TDM_CU(call) ::tdm::device::check((call), #call)
 #define TDM_CUDA(call) ::tdm::device::check((call), #call)
-#endif

@@ -1,6 +1,5 @@
 #include "device/memory.h"
 
-#if TANDEM_HAVE_CUDA
 #include "device/driver.h"
 
 namespace tdm::device {
@@ -42,4 +41,3 @@ DeviceMemory device_copy_of(const void* host, size_t bytes) {
 }
 
 }  // namespace tdm::device
-#endif

@@ -3,7 +3,6 @@
 // a failing free in a destructor is cleared, never thrown), moves, never copies.
 #pragma once
 
-#if TANDEM_HAVE_CUDA
 #include <cuda_runtime_api.h>
 
 #include <cstddef>
@@ -37,4 +36,3 @@ IpcMapping ipc_open(const cudaIpcMemHandle_t& handle);
 DeviceMemory device_copy_of(const void* host, size_t bytes);
 
 }  // namespace tdm::device
-#endif

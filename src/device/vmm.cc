@@ -1,6 +1,5 @@
 #include "device/vmm.h"
 
-#if TANDEM_HAVE_CUDA
 #include <utility>
 
 #include "device/driver.h"
@@ -138,4 +137,3 @@ void VmmMapping::reset() {
 }
 
 }  // namespace tdm::device
-#endif

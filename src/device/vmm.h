@@ -4,7 +4,6 @@
 // owning, move-only handle released on destruction (best effort).
 #pragma once
 
-#if TANDEM_HAVE_CUDA
 #include <cuda.h>
 
 #include <cstddef>
@@ -89,4 +88,3 @@ class VmmMapping {
 };
 
 }  // namespace tdm::device
-#endif

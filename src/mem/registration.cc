@@ -1,6 +1,5 @@
 #include "mem/registration.h"
 
-#if TANDEM_HAVE_CUDA
 #include "device/driver.h"
 #include "mem/shareable_alloc.h"
 #include "util/error.h"
@@ -26,4 +25,3 @@ Export describe(const void* buff, size_t size) {
 }
 
 }  // namespace tdm::mem
-#endif

@@ -2,7 +2,6 @@
 // description tdmCommRegister keeps and windows exchange.
 #pragma once
 
-#if TANDEM_HAVE_CUDA
 #include <cstddef>
 #include <cstdint>
 
@@ -20,4 +19,3 @@ struct Export {
 Export describe(const void* buff, size_t size);
 
 }  // namespace tdm::mem
-#endif

@@ -1,6 +1,5 @@
 #include "mem/shareable_alloc.h"
 
-#if TANDEM_HAVE_CUDA
 #include <map>
 #include <mutex>
 
@@ -70,4 +69,3 @@ std::optional<ShareableBlock> find_shareable(const void* ptr, size_t size) {
 }
 
 }  // namespace tdm::mem
-#endif

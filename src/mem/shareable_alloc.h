@@ -2,7 +2,6 @@
 // POSIX file descriptors (windows over it need no CUDA IPC).
 #pragma once
 
-#if TANDEM_HAVE_CUDA
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -24,4 +23,3 @@ struct ShareableBlock {
 std::optional<ShareableBlock> find_shareable(const void* ptr, size_t size);
 
 }  // namespace tdm::mem
-#endif

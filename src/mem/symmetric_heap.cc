@@ -1,6 +1,5 @@
 #include "mem/symmetric_heap.h"
 
-#if TANDEM_HAVE_CUDA
 #include <unistd.h>
 
 #include <algorithm>
@@ -233,4 +232,3 @@ tdmShmemDevice_t SymmetricHeap::device_handle() const {
 }
 
 }  // namespace tdm::mem
-#endif

@@ -11,7 +11,6 @@
 //   opened by peers with cudaIpcOpenMemHandle (TANDEM_SHMEM_IPC=1 forces it).
 #pragma once
 
-#if TANDEM_HAVE_CUDA
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -91,4 +90,3 @@ class SymmetricHeap {
 };
 
 }  // namespace tdm::mem
-#endif

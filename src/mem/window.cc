@@ -1,6 +1,5 @@
 #include "mem/window.h"
 
-#if TANDEM_HAVE_CUDA
 #include <unistd.h>
 
 #include "device/driver.h"
@@ -102,4 +101,3 @@ tdmWindowDevice_t Window::device_handle() const {
 }
 
 }  // namespace tdm::mem
-#endif

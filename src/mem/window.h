@@ -2,7 +2,6 @@
 // every same-host rank, through cuMem FDs or CUDA IPC as each buffer allows.
 #pragma once
 
-#if TANDEM_HAVE_CUDA
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -49,4 +48,3 @@ class Window {
 };
 
 }  // namespace tdm::mem
-#endif
