@@ -1,11 +1,36 @@
 #include "plan/algorithm_choice.h"
 
 #include <algorithm>
+#include <initializer_list>
+#include <string>
+#include <utility>
 
 #include "util/env.h"
 #include "util/error.h"
 
 namespace tdm::plan {
+
+namespace {
+
+size_t align_up(size_t x, size_t to) { return (x + to - 1) / to * to; }
+
+// An algorithm forced by environment variable `var`: `unset` when it is unset
+// or empty, the value named, or tdmInvalidArgument listing the names.
+template <typename Algorithm>
+Algorithm forced_from_env(const char* var,
+                          std::initializer_list<std::pair<const char*, Algorithm>> names,
+                          Algorithm unset) {
+  const auto value = env::get(var);
+  if (!value || value->empty()) return unset;
+  std::string known;
+  for (const auto& [name, algorithm] : names) {
+    if (*value == name) return algorithm;
+    known += known.empty() ? name : std::string(", ") + name;
+  }
+  throw_error(tdmInvalidArgument, var, "='", *value, "' is not one of ", known);
+}
+
+}  // namespace
 
 const char* name_of(HostAllReduce algorithm) {
   switch (algorithm) {
@@ -22,18 +47,11 @@ const char* name_of(HostAllReduce algorithm) {
 HostAllReduceSettings host_allreduce_settings_from_env() {
   HostAllReduceSettings s{};
   s.oneshot_max_bytes = env::get_size("TANDEM_ONESHOT_MAX_BYTES", 32 << 10);
-  s.forced = -1;
-  if (auto forced = env::get("TANDEM_ALLREDUCE_ALGO")) {
-    if (*forced == "oneshot")
-      s.forced = int32_t(HostAllReduce::kOneShot);
-    else if (*forced == "ring")
-      s.forced = int32_t(HostAllReduce::kRing);
-    else if (*forced == "hier")
-      s.forced = int32_t(HostAllReduce::kHierarchical);
-    else
-      throw_error(tdmInvalidArgument, "TANDEM_ALLREDUCE_ALGO='", *forced,
-                  "' is not one of oneshot, ring, hier");
-  }
+  s.forced = forced_from_env<int32_t>("TANDEM_ALLREDUCE_ALGO",
+                                      {{"oneshot", int32_t(HostAllReduce::kOneShot)},
+                                       {"ring", int32_t(HostAllReduce::kRing)},
+                                       {"hier", int32_t(HostAllReduce::kHierarchical)}},
+                                      -1);
   return s;
 }
 
@@ -60,22 +78,6 @@ const char* name_of(CudaAllReduce algorithm) {
   }
 }
 
-namespace {
-
-size_t align_up(size_t x, size_t to) { return (x + to - 1) / to * to; }
-
-CudaAllReduce cuda_allreduce_from_env() {
-  const auto name = env::get("TANDEM_CUDA_ALLREDUCE_ALGO");
-  if (!name || name->empty() || *name == "auto") return CudaAllReduce::kAuto;
-  if (*name == "oneshot") return CudaAllReduce::kOneShot;
-  if (*name == "twoshot") return CudaAllReduce::kTwoShot;
-  if (*name == "pipelined") return CudaAllReduce::kPipelined;
-  throw_error(tdmInvalidArgument, "TANDEM_CUDA_ALLREDUCE_ALGO='", *name,
-              "' is not one of auto, oneshot, twoshot, pipelined");
-}
-
-}  // namespace
-
 CudaSettings cuda_settings_from_env(int nranks) {
   CudaSettings s{};
   // LL range: with 2 ranks the LL kernels beat the pipelined ones up to 1 MiB
@@ -84,7 +86,13 @@ CudaSettings cuda_settings_from_env(int nranks) {
   // one-shot traffic grows with n, and 256 KiB bounds the LL area.
   const uint64_t default_ll = nranks <= 2 ? 1 << 20 : 256 << 10;
   s.ll_max_bytes = align_up(env::get_size("TANDEM_CUDA_LL_MAX_BYTES", default_ll), 8);
-  s.forced = static_cast<int32_t>(cuda_allreduce_from_env());
+  s.forced = static_cast<int32_t>(forced_from_env(
+      "TANDEM_CUDA_ALLREDUCE_ALGO",
+      {{"auto", CudaAllReduce::kAuto},
+       {"oneshot", CudaAllReduce::kOneShot},
+       {"twoshot", CudaAllReduce::kTwoShot},
+       {"pipelined", CudaAllReduce::kPipelined}},
+      CudaAllReduce::kAuto));
   // One-shot moves (n - 1) x the message out of every rank, two-shot about
   // 2x, in two dependent LL phases: with 2 ranks one-shot always wins; with
   // more, two-shot takes over above 64 KiB (a first guess: only 2 GPUs were
