@@ -16,19 +16,15 @@
 #include "resources.h"
 #include "types.h"
 
+#include "nccl_peer.h"  // declarations only: PeerLib is named in CUDA-less builds too
 #if TANDEM_HAVE_CUDA
 #include "device.h"
-#include "nccl_peer.h"
 #endif
 #if TANDEM_PERF_HAVE_MPI
 #include "mpi_peer.h"
 #endif
 
 namespace tandem::perf {
-
-#if !TANDEM_HAVE_CUDA
-class PeerLib;
-#endif
 
 // Where the buffers live: host memory (stream null), or the CUDA device
 // current in this process and its stream.

@@ -20,9 +20,9 @@
 #include "resources.h"
 #include "tests/common/device_choice.h"
 
+#include "nccl_peer.h"  // declarations only: PeerLib is named in CUDA-less builds too
 #if TANDEM_HAVE_CUDA
 #include "device.h"
-#include "nccl_peer.h"
 #endif
 #if TANDEM_PERF_HAVE_MPI
 #include "mpi_peer.h"

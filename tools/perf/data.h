@@ -51,7 +51,7 @@ class DataModel {
   bool exactSum_ = false;
 };
 
-// Timed runs' data. Fills `count` elements at `p` with ones, so timed runs
+// Timed runs' data. Fills `bytes` at `p` with ones of type t, so timed runs
 // never see NaNs or denormals (host memory).
 void fillOnes(const TypeInfo& t, std::byte* p, size_t bytes);
 // Random values that are never zero, NaN or subnormal (floats: +-[1, 2) in

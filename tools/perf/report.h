@@ -12,12 +12,11 @@
 #include <vector>
 
 #include "common.h"
+#include "nccl_peer.h"
 #include "options.h"
 #include "types.h"
 
 namespace tandem::perf {
-
-class PeerLib;
 
 // Device timing reports the median of this many batches of -n iterations.
 constexpr int kTimedBatches = 5;
