@@ -11,7 +11,9 @@
 #include <random>
 #include <sstream>
 
-#include "tests/mp/mp_common.h"
+#include "tests/common/reference.h"
+#include "tests/common/seeded_data.h"
+#include "mp_common.h"
 
 namespace {
 
@@ -32,65 +34,20 @@ std::vector<size_t> counts() {
   return {0, 1, 1023, 77777};
 }
 
-uint64_t mix(uint64_t x) {
-  x ^= x >> 33;
-  x *= 0xff51afd7ed558ccdULL;
-  x ^= x >> 33;
-  x *= 0xc4ceb9fe1a85ec53ULL;
-  return x ^ (x >> 33);
-}
 uint64_t hash(uint64_t seed, int rank, size_t i, int salt) {
-  return mix(seed ^ mix(uint64_t(rank) * 1000003 + i * 7919 + uint64_t(salt) * 104729));
-}
-
-// Largest integer magnitude whose sums over n ranks stay exact in a float type.
-int exact_range(tdmDataType_t t) {
-  switch (t) {
-    case tdmFloat16:
-      return 100;
-    case tdmBfloat16:
-      return 16;
-    case tdmFloat8e4m3:
-      return 2;
-    case tdmFloat8e5m2:
-      return 1;
-    default:
-      return 1000;
-  }
+  using tdm::test::fmix64;
+  return fmix64(seed ^ fmix64(uint64_t(rank) * 1000003 + i * 7919 + uint64_t(salt) * 104729));
 }
 
 // Rank r's element i of a reduction input, as raw bits of type t.
 uint64_t reduction_input(tdmDataType_t t, int op, int r, size_t i, int salt) {
   uint64_t h = hash(shared_seed(), r, i, salt);
   if (!is_float(t)) return h;  // integers: any bits, exact modular reference
-  double v;
-  if (op == tdmProd) {
-    static const double choices[] = {-2, -1, -0.5, 0.5, 1, 2};
-    v = choices[h % 6];
-  } else {
-    int range = exact_range(t);
-    v = double(int64_t(h % uint64_t(2 * range + 1)) - range);
-  }
-  std::vector<std::byte> one(8);
-  put(t, one.data(), 0, v);
-  return get_bits(t, one.data(), 0);
+  return tdm::test::encode(t, tdm::test::reduction_value(t, op == tdmProd, h));
 }
 
 // Premulsum scalar of rank r (a value of type t): 1 or 2, exact everywhere.
 double premul_scalar(int r) { return r % 2 == 0 ? 1.0 : 2.0; }
-
-int64_t sign_extend(tdmDataType_t t, uint64_t bits) {
-  int width = int(type_size(t)) * 8;
-  if (width == 64) return int64_t(bits);
-  uint64_t m = uint64_t(1) << (width - 1);
-  bits &= (uint64_t(1) << width) - 1;
-  return int64_t((bits ^ m) - m);
-}
-
-uint64_t truncate(tdmDataType_t t, uint64_t bits) {
-  int width = int(type_size(t)) * 8;
-  return width == 64 ? bits : bits & ((uint64_t(1) << width) - 1);
-}
 
 struct Expected {
   uint64_t bits = 0;     // integers: exact
@@ -100,59 +57,22 @@ struct Expected {
 
 // Reference reduction over ranks of element `index` of each rank's input.
 Expected reference(tdmDataType_t t, int op, int n, size_t index, int salt) {
+  const int harness_op = op < 0 ? tdm::test::kPreMulSum : op;
   Expected e;
   if (!is_float(t)) {
-    uint64_t acc = 0;
-    for (int r = 0; r < n; ++r) {
-      uint64_t x = reduction_input(t, op, r, index, salt);
-      if (op < 0) x = x * uint64_t(premul_scalar(r));
-      if (r == 0) {
-        acc = x;
-        continue;
-      }
-      switch (op) {
-        case tdmProd:
-          acc = acc * x;
-          break;
-        case tdmMax:
-        case tdmMin: {
-          bool greater = is_signed_int(t) ? sign_extend(t, x) > sign_extend(t, acc)
-                                          : truncate(t, x) > truncate(t, acc);
-          if ((op == tdmMax) == greater) acc = x;
-          break;
-        }
-        default:
-          acc = acc + x;
-      }
-    }
-    if (op == tdmAvg) {
-      acc = is_signed_int(t) ? uint64_t(sign_extend(t, acc) / n) : truncate(t, acc) / uint64_t(n);
-    }
-    e.bits = truncate(t, acc);
+    e.bits = tdm::test::reduce_int(
+        t, harness_op, n, [&](int r) { return reduction_input(t, op, r, index, salt); },
+        [](int r) { return premul_scalar(r); });
     return e;
   }
-  double acc = 0, magnitude = 0;
-  std::vector<std::byte> one(8);
-  for (int r = 0; r < n; ++r) {
-    put_bits(t, one.data(), 0, reduction_input(t, op, r, index, salt));
-    double x = get(t, one.data(), 0);
-    if (op < 0) x = round_to(t, x * premul_scalar(r));
-    magnitude += std::fabs(x);
-    if (r == 0)
-      acc = x;
-    else if (op == tdmProd)
-      acc *= x;
-    else if (op == tdmMax)
-      acc = std::max(acc, x);
-    else if (op == tdmMin)
-      acc = std::min(acc, x);
-    else
-      acc += x;
-  }
-  if (op == tdmAvg) acc = t == tdmFloat64 ? acc / n : round_to(t, double(float(acc) / float(n)));
-  e.value = acc;
+  const auto red = tdm::test::reduce_float(harness_op, n, [&](int r) {
+    const double x = tdm::test::decode(t, reduction_input(t, op, r, index, salt));
+    return op < 0 ? round_to(t, x * premul_scalar(r)) : x;
+  });
+  e.value = red.value;
+  if (op == tdmAvg && t != tdmFloat64) e.value = round_to(t, double(float(red.sum) / float(n)));
   // Sums of the chosen inputs are exact; premulsum on narrow types may round each step.
-  if (op < 0 && type_size(t) <= 2) e.tolerance = (n + 1) * unit_roundoff(t) * magnitude;
+  if (op < 0 && type_size(t) <= 2) e.tolerance = (n + 1) * unit_roundoff(t) * red.magnitude;
   return e;
 }
 

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "tandem/tandem.h"
-#include "util/numeric_types.h"
+#include "tests/common/types.h"
 
 namespace mp {
 
@@ -25,22 +25,30 @@ uint64_t shared_seed();
 // Every rank's verdict: true only if all ranks passed (so launchers see one outcome).
 bool all_passed(tdmComm_t comm, bool mine);
 
-size_t type_size(tdmDataType_t t);
+using tdm::test::is_float;
+using tdm::test::is_signed_int;
+using tdm::test::round_to;
+using tdm::test::truncate;
+using tdm::test::type_size;
+using tdm::test::unit_roundoff;
 const char* type_name(tdmDataType_t t);
-bool is_float(tdmDataType_t t);
-bool is_signed_int(tdmDataType_t t);
 
 // Element access in double (exact for every supported type but 64-bit ints
-// beyond 2^53, which the tests only produce as raw bit patterns).
-double get(tdmDataType_t t, const void* base, size_t i);
-void put(tdmDataType_t t, void* base, size_t i, double v);
-uint64_t get_bits(tdmDataType_t t, const void* base, size_t i);  // raw, zero-extended
-void put_bits(tdmDataType_t t, void* base, size_t i, uint64_t bits);
-// Rounds v as storing it in type t would (narrow floats: nearest even).
-double round_to(tdmDataType_t t, double v);
-
-// Unit roundoff of a float type (2^-(mantissa bits + 1)); 0 for integers.
-double unit_roundoff(tdmDataType_t t);
+// beyond 2^53, which the tests only produce as raw bit patterns), with the
+// harness's own codecs (tests/common), not the library's.
+inline double get(tdmDataType_t t, const void* base, size_t i) {
+  return tdm::test::decode(t, tdm::test::load_bits(t, base, i));
+}
+inline void put(tdmDataType_t t, void* base, size_t i, double v) {
+  tdm::test::store_bits(t, base, i, tdm::test::encode(t, v));
+}
+// Raw, zero-extended.
+inline uint64_t get_bits(tdmDataType_t t, const void* base, size_t i) {
+  return tdm::test::load_bits(t, base, i);
+}
+inline void put_bits(tdmDataType_t t, void* base, size_t i, uint64_t bits) {
+  tdm::test::store_bits(t, base, i, bits);
+}
 
 // Buffer with guard bytes after the payload, poisoned with 0xFF.
 struct Buffer {

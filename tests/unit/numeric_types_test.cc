@@ -1,6 +1,9 @@
-// Narrow float formats against a reference built from the format definitions
-// in double precision: every code widens exactly, and narrowing picks the
-// nearest representable value (ties to even), with each format's overflow rule.
+// Narrow float formats against references built from the format definitions
+// in double precision: every code widens exactly as the test harness's own
+// codec decodes it (tests/common/codecs.h), and narrowing picks the nearest
+// representable value (ties to even, found by search over every code), with
+// each format's overflow rule. The harness's encoder is checked against the
+// same search, since the other tests' references rely on it.
 #include "util/numeric_types.h"
 
 #include <gtest/gtest.h>
@@ -15,32 +18,27 @@
 #include <type_traits>
 #include <vector>
 
+#include "tests/common/codecs.h"
+
 namespace {
 
 struct Format {
   const char* name;
-  int mant, exp_bits, bias;
+  tdm::test::FloatFormat codec;  // the harness's description of the format
+  int mant, exp_bits;
   bool has_inf;   // IEEE-like infinities (else e4m3's single NaN pattern S.1111.111)
   bool saturate;  // overflow -> max finite (fp8) or inf (fp16/bf16)
+  Format(const char* n, const tdm::test::FloatFormat& f)
+      : name(n),
+        codec(f),
+        mant(f.mant_bits),
+        exp_bits(f.exp_bits),
+        has_inf(f.has_inf),
+        saturate(f.saturate) {}
 };
 
 // Value of a code per the format definition; NaN for NaN codes.
-double reference_value(const Format& f, uint32_t code) {
-  const uint32_t sign = (code >> (f.mant + f.exp_bits)) & 1;
-  const uint32_t e = (code >> f.mant) & ((1u << f.exp_bits) - 1);
-  const uint32_t m = code & ((1u << f.mant) - 1);
-  const uint32_t emax = (1u << f.exp_bits) - 1;
-  double v;
-  if (f.has_inf && e == emax)
-    v = m ? std::nan("") : INFINITY;
-  else if (!f.has_inf && e == emax && m == (1u << f.mant) - 1)
-    v = std::nan("");
-  else if (e == 0)
-    v = std::ldexp(double(m), 1 - f.bias - f.mant);
-  else
-    v = std::ldexp(1.0 + std::ldexp(double(m), -f.mant), int(e) - f.bias);
-  return sign ? -v : v;
-}
+double reference_value(const Format& f, uint32_t code) { return tdm::test::decode(f.codec, code); }
 
 // All codes' values, and the non-negative finite ones sorted, for the nearest-value search.
 struct Reference {
@@ -154,6 +152,7 @@ void check_format(const Format& format) {
       continue;
     }
     ASSERT_EQ(got, ref.narrow(double(p))) << "narrowing " << p;
+    ASSERT_EQ(tdm::test::encode(format.codec, double(p)), got) << "harness narrowing " << p;
     ++checked;
   }
   EXPECT_GT(checked, probes.size() / 2);
@@ -167,10 +166,12 @@ void check_format(const Format& format) {
   }
 }
 
-TEST(NumericTypes, Half) { check_format<tdm::half_t>({"fp16", 10, 5, 15, true, false}); }
-TEST(NumericTypes, Bfloat16) { check_format<tdm::bfloat16_t>({"bf16", 7, 8, 127, true, false}); }
-TEST(NumericTypes, Fp8E4M3) { check_format<tdm::fp8e4m3_t>({"e4m3", 3, 4, 7, false, true}); }
-TEST(NumericTypes, Fp8E5M2) { check_format<tdm::fp8e5m2_t>({"e5m2", 2, 5, 15, true, true}); }
+TEST(NumericTypes, Half) { check_format<tdm::half_t>({"fp16", tdm::test::kHalfFormat}); }
+TEST(NumericTypes, Bfloat16) {
+  check_format<tdm::bfloat16_t>({"bf16", tdm::test::kBfloat16Format});
+}
+TEST(NumericTypes, Fp8E4M3) { check_format<tdm::fp8e4m3_t>({"e4m3", tdm::test::kE4m3Format}); }
+TEST(NumericTypes, Fp8E5M2) { check_format<tdm::fp8e5m2_t>({"e5m2", tdm::test::kE5m2Format}); }
 
 // A few codes written out by hand from the format specifications.
 TEST(NumericTypes, KnownCodes) {

@@ -41,6 +41,10 @@
 #include <vector>
 
 #include "tandem/tandem.h"
+#include "tests/common/reference.h"
+#include "tests/common/seeded_data.h"
+#include "tests/common/types.h"
+#include "tests/common/world.h"
 
 // Names in gtest's messages (found by argument-dependent lookup: global namespace).
 void PrintTo(tdmDataType_t t, std::ostream* os);
@@ -105,50 +109,26 @@ bool all_agree(bool mine, tdmComm_t comm = g_comm) {
 }
 void host_barrier() { all_agree(true); }
 
-// ---- data types, with this file's own conversions ----
+// ---- data types (the harness's codecs, tests/common) ----
 
-enum class Kind { kSigned, kUnsigned, kFloat };
-struct TypeInfo {
-  const char* name;
-  size_t size;
-  Kind kind;
-  int mant;      // floats: stored mantissa bits
-  int exp_bits;  // floats: exponent bits
-  int bias;
-  bool has_inf;  // IEEE-like all-ones exponent (e4m3 has no infinity)
-};
-// Indexed by tdmDataType_t.
-constexpr TypeInfo kTypeInfo[tdmNumTypes] = {
-    {"int8", 1, Kind::kSigned, 0, 0, 0, false},
-    {"uint8", 1, Kind::kUnsigned, 0, 0, 0, false},
-    {"int32", 4, Kind::kSigned, 0, 0, 0, false},
-    {"uint32", 4, Kind::kUnsigned, 0, 0, 0, false},
-    {"int64", 8, Kind::kSigned, 0, 0, 0, false},
-    {"uint64", 8, Kind::kUnsigned, 0, 0, 0, false},
-    {"float16", 2, Kind::kFloat, 10, 5, 15, true},
-    {"float32", 4, Kind::kFloat, 23, 8, 127, true},
-    {"float64", 8, Kind::kFloat, 52, 11, 1023, true},
-    {"bfloat16", 2, Kind::kFloat, 7, 8, 127, true},
-    {"float8e4m3", 1, Kind::kFloat, 3, 4, 7, false},
-    {"float8e5m2", 1, Kind::kFloat, 2, 5, 15, true},
-};
+using tdm::test::decode;
+using tdm::test::encode;
+using tdm::test::is_float;
+using tdm::test::is_signed_int;
+using tdm::test::truncate;
+using tdm::test::type_size;
+using tdm::test::unit_roundoff;
+
+// Names in gtest's parameter names, indexed by tdmDataType_t.
+constexpr const char* kTypeNames[tdmNumTypes] = {
+    "int8",    "uint8",   "int32",    "uint32",     "int64",     "uint64",
+    "float16", "float32", "float64", "bfloat16", "float8e4m3", "float8e5m2"};
+const char* type_name(tdmDataType_t t) { return kTypeNames[t]; }
+
 constexpr tdmDataType_t kAllTypes[] = {tdmInt8,    tdmUint8,    tdmInt32,      tdmUint32,
                                        tdmInt64,   tdmUint64,   tdmFloat16,    tdmFloat32,
                                        tdmFloat64, tdmBfloat16, tdmFloat8e4m3, tdmFloat8e5m2};
 
-const TypeInfo& traits(tdmDataType_t t) { return kTypeInfo[t]; }
-bool is_float(tdmDataType_t t) { return traits(t).kind == Kind::kFloat; }
-
-uint64_t truncate(tdmDataType_t t, uint64_t x) {
-  const size_t bits = traits(t).size * 8;
-  return bits == 64 ? x : x & ((uint64_t{1} << bits) - 1);
-}
-int64_t sign_extend(tdmDataType_t t, uint64_t x) {
-  const size_t bits = traits(t).size * 8;
-  if (bits == 64) return static_cast<int64_t>(x);
-  const uint64_t m = uint64_t{1} << (bits - 1);
-  return static_cast<int64_t>((truncate(t, x) ^ m) - m);
-}
 uint64_t poison_bits(tdmDataType_t t) { return truncate(t, 0xA5A5A5A5A5A5A5A5ULL); }
 
 uint64_t load(const uint8_t* p, size_t size) {
@@ -157,93 +137,6 @@ uint64_t load(const uint8_t* p, size_t size) {
   return v;
 }
 void store(uint8_t* p, uint64_t v, size_t size) { std::memcpy(p, &v, size); }
-
-// The narrow formats (fp16, bf16, fp8): largest finite code.
-uint64_t narrow_max_code(const TypeInfo& f) {
-  const uint64_t exp_all = (uint64_t{1} << f.exp_bits) - 1, mant_all = (uint64_t{1} << f.mant) - 1;
-  return f.has_inf ? ((exp_all - 1) << f.mant | mant_all) : (exp_all << f.mant | (mant_all - 1));
-}
-double narrow_decode(const TypeInfo& f, uint64_t code) {
-  const uint64_t exp_all = (uint64_t{1} << f.exp_bits) - 1, mant_all = (uint64_t{1} << f.mant) - 1;
-  const bool negative = (code >> (f.mant + f.exp_bits)) & 1;
-  const uint64_t e = (code >> f.mant) & exp_all, m = code & mant_all;
-  double v;
-  if (f.has_inf && e == exp_all)
-    v = m ? NAN : INFINITY;
-  else if (!f.has_inf && e == exp_all && m == mant_all)
-    v = NAN;
-  else if (e == 0)
-    v = std::ldexp(static_cast<double>(m), 1 - f.bias - f.mant);
-  else
-    v = std::ldexp(static_cast<double>(m | (uint64_t{1} << f.mant)),
-                   static_cast<int>(e) - f.bias - f.mant);
-  return negative ? -v : v;
-}
-// Round to nearest even. Finite overflow: infinity for fp16/bf16, the largest
-// finite value for the fp8 formats (saturating, as NCCL's fp8 conversions).
-uint64_t narrow_encode(const TypeInfo& f, double v) {
-  const uint64_t exp_all = (uint64_t{1} << f.exp_bits) - 1, mant_all = (uint64_t{1} << f.mant) - 1;
-  const uint64_t sign = std::signbit(v) ? uint64_t{1} << (f.mant + f.exp_bits) : 0;
-  if (std::isnan(v))
-    return sign | (f.has_inf ? (exp_all << f.mant | uint64_t{1} << (f.mant - 1))
-                             : (exp_all << f.mant | mant_all));
-  const double a = std::fabs(v);
-  const int emin = 1 - f.bias;  // exponent of the smallest normal
-  int e = 0;
-  std::frexp(a, &e);  // a = fraction * 2^e, fraction in [0.5, 1)
-  // The ulp at a (the subnormal step below the normal range); a / ulp is
-  // exact in double, and nearbyint rounds half to even in the default mode.
-  const int ulp = std::max(e - 1, emin) - f.mant;
-  const double r = std::isinf(a) ? a : std::ldexp(std::nearbyint(std::ldexp(a, -ulp)), ulp);
-  const uint64_t max_code = narrow_max_code(f);
-  if (r > narrow_decode(f, max_code)) return sign | (f.size == 1 ? max_code : exp_all << f.mant);
-  if (r < std::ldexp(1.0, emin))  // subnormal or zero: the code counts subnormal steps
-    return sign | static_cast<uint64_t>(std::ldexp(r, f.mant - emin));
-  std::frexp(r, &e);  // rounding may have carried into the next binade
-  const uint64_t significand = static_cast<uint64_t>(std::ldexp(r, f.mant - (e - 1)));
-  return sign | static_cast<uint64_t>(e - 1 + f.bias) << f.mant | (significand & mant_all);
-}
-
-// Value of an element's bits (integers as their signed or unsigned value).
-double decode(tdmDataType_t t, uint64_t bits) {
-  switch (t) {
-    case tdmFloat32: {
-      float f;
-      const uint32_t u = static_cast<uint32_t>(bits);
-      std::memcpy(&f, &u, 4);
-      return f;
-    }
-    case tdmFloat64: {
-      double d;
-      std::memcpy(&d, &bits, 8);
-      return d;
-    }
-    default:
-      if (is_float(t)) return narrow_decode(traits(t), bits);
-      return traits(t).kind == Kind::kSigned ? static_cast<double>(sign_extend(t, bits))
-                                             : static_cast<double>(truncate(t, bits));
-  }
-}
-uint64_t encode(tdmDataType_t t, double v) {
-  switch (t) {
-    case tdmFloat32: {
-      const float f = static_cast<float>(v);  // round to nearest even
-      uint32_t u;
-      std::memcpy(&u, &f, 4);
-      return u;
-    }
-    case tdmFloat64: {
-      uint64_t u;
-      std::memcpy(&u, &v, 8);
-      return u;
-    }
-    default:
-      if (is_float(t)) return narrow_encode(traits(t), v);
-      return truncate(t, static_cast<uint64_t>(static_cast<int64_t>(v)));
-  }
-}
-// 2^-(mantissa bits + 1): half an ulp, relative.
-double unit_roundoff(tdmDataType_t t) { return std::ldexp(1.0, -(traits(t).mant + 1)); }
 
 std::string show(tdmDataType_t t, uint64_t bits) {
   std::ostringstream s;
@@ -356,7 +249,7 @@ bool in_place(const Case& c) { return c.place != Place::kOut; }
 
 std::string describe(const Case& c) {
   std::ostringstream s;
-  s << coll_name(c.coll) << " " << traits(c.type).name;
+  s << coll_name(c.coll) << " " << type_name(c.type);
   if (reduces(c.coll)) s << " " << op_name(c.op);
   s << " count " << c.count << " " << place_name(c.place);
   if (rooted(c.coll)) s << " root " << c.root;
@@ -372,48 +265,11 @@ std::string describe(const Case& c) {
 
 // ---- inputs and reference ----
 
-uint64_t mix64(uint64_t x) {
-  x ^= x >> 33;
-  x *= 0xff51afd7ed558ccdULL;
-  x ^= x >> 33;
-  x *= 0xc4ceb9fe1a85ec53ULL;
-  return x ^ (x >> 33);
-}
+using tdm::test::fmix64;
 
 // Float inputs of reductions: small integers whose sums over up to 8 ranks
 // (the engine's limit) are exact in the type; products draw from powers of
-// two, so they are exact too.
-struct Values {
-  std::vector<double> value;
-  std::vector<uint64_t> code;
-};
-int exact_range(tdmDataType_t t) {
-  switch (t) {
-    case tdmFloat16:
-      return 100;
-    case tdmBfloat16:
-      return 16;
-    case tdmFloat8e4m3:
-      return 2;
-    case tdmFloat8e5m2:
-      return 1;
-    default:
-      return 1000;
-  }
-}
-const Values& float_values(tdmDataType_t t, bool product) {
-  static Values cache[tdmNumTypes][2];
-  Values& v = cache[t][product];
-  if (v.value.empty()) {
-    if (product) {
-      v.value = {-2, -1, -0.5, 0.5, 1, 2};
-    } else {
-      for (int x = -exact_range(t); x <= exact_range(t); ++x) v.value.push_back(x);
-    }
-    for (double x : v.value) v.code.push_back(encode(t, x));
-  }
-  return v;
-}
+// two, so they are exact too (tdm::test::reduction_value).
 
 struct Elem {
   uint64_t bits;
@@ -422,12 +278,11 @@ struct Elem {
 
 // Element j of the send buffer of rank r (of the case's communicator).
 Elem input(const Case& c, int r, uint64_t j) {
-  const uint64_t h = mix64(c.ctx->seeds[r] ^ mix64(c.salt * 0x9e3779b97f4a7c15ULL + 1) ^
-                           mix64(j + 0x632be59bd9b4e019ULL));
+  const uint64_t h = fmix64(c.ctx->seeds[r] ^ fmix64(c.salt * 0x9e3779b97f4a7c15ULL + 1) ^
+                            fmix64(j + 0x632be59bd9b4e019ULL));
   if (reduces(c.coll) && is_float(c.type)) {
-    const Values& v = float_values(c.type, c.op == kProd);
-    const size_t i = h % v.value.size();
-    return {v.code[i], v.value[i]};
+    const double v = tdm::test::reduction_value(c.type, c.op == kProd, h);
+    return {encode(c.type, v), v};
   }
   // Integers (any bits: the reference is exact) and moved data (any bits,
   // NaN patterns included: moving must not interpret them).
@@ -489,63 +344,26 @@ std::string show_want(tdmDataType_t t, const Want& w) {
 Want reduce_want(const Case& c, uint64_t j) {
   const int n = c.ctx->n;
   const tdmDataType_t t = c.type;
-  const int op = premul(c.op) ? kSum : c.op;
+  const int op = premul(c.op) ? tdm::test::kPreMulSum : c.op;
   if (!is_float(t)) {
-    uint64_t acc = 0;
-    for (int r = 0; r < n; ++r) {
-      uint64_t x = input(c, r, j).bits;
-      if (premul(c.op)) x = truncate(t, x * int_scalar(c, r));
-      if (r == 0) {
-        acc = x;
-        continue;
-      }
-      switch (op) {
-        case kProd:
-          acc = truncate(t, acc * x);
-          break;
-        case kMax:
-        case kMin: {
-          const bool greater =
-              traits(t).kind == Kind::kSigned ? sign_extend(t, x) > sign_extend(t, acc) : x > acc;
-          if (greater == (op == kMax)) acc = x;
-          break;
-        }
-        default:
-          acc = truncate(t, acc + x);
-      }
-    }
-    if (op == kAvg)
-      acc = traits(t).kind == Kind::kSigned
-                ? truncate(t, static_cast<uint64_t>(sign_extend(t, acc) / n))
-                : acc / static_cast<uint64_t>(n);
-    return Want::exact(acc);
+    return Want::exact(tdm::test::reduce_int(
+        t, op, n, [&](int r) { return input(c, r, j).bits; },
+        [&](int r) { return int_scalar(c, r); }));
   }
-  double acc = 0, magnitude = 0;
-  for (int r = 0; r < n; ++r) {
-    double x = input(c, r, j).value;
-    if (premul(c.op)) x *= float_scalar(c, r);  // exact for the chosen values
-    magnitude += std::fabs(x);
-    if (r == 0)
-      acc = x;
-    else if (op == kProd)
-      acc *= x;
-    else if (op == kMax)
-      acc = std::max(acc, x);
-    else if (op == kMin)
-      acc = std::min(acc, x);
-    else
-      acc += x;
-  }
-  if (op == kAvg) acc /= n;
+  // Premulsum: exact for the chosen scalars.
+  const tdm::test::FloatReduction red = tdm::test::reduce_float(op, n, [&](int r) {
+    const double x = input(c, r, j).value;
+    return premul(c.op) ? x * float_scalar(c, r) : x;
+  });
   // Sums and products of these inputs are exact in any order, even with
   // partial results rounded to the type, and max and min pick an input: no
   // tolerance. Avg divides an exact sum: rounded in float then in the type (or
   // exact, for NCCL's scaling of each input by 1/n, when n is a power of two).
   // Premulsum's partial sums may round: bounded by the magnitude summed.
   double tol = 0;
-  if (op == kAvg) tol = 2 * unit_roundoff(t) * std::fabs(acc);
-  if (premul(c.op)) tol = (n + 1) * unit_roundoff(t) * magnitude;
-  return Want::near(acc, tol);
+  if (op == kAvg) tol = 2 * unit_roundoff(t) * std::fabs(red.value);
+  if (premul(c.op)) tol = (n + 1) * unit_roundoff(t) * red.magnitude;
+  return Want::near(red.value, tol);
 }
 
 // Element counts of the buffers, NCCL's layouts.
@@ -691,7 +509,7 @@ class DeviceAllocs {
 };
 
 Bufs place(const Case& c, const Alloc& alloc) {
-  const size_t es = traits(c.type).size;
+  const size_t es = type_size(c.type);
   const Layout l = layout(c);
   auto region = [&](int slot, size_t elems) {
     Region r;
@@ -721,7 +539,7 @@ Bufs place(const Case& c, const Alloc& alloc) {
 // stream order on g_stream.
 void upload(const Case& c, const Bufs& b) {
   if (!b.a.base) return;
-  const size_t es = traits(c.type).size;
+  const size_t es = type_size(c.type);
   const Layout l = layout(c);
   std::vector<uint8_t> image(b.a.bytes, kPoison);
   const size_t at = b.a.payload + (in_place(c) ? l.send_at * es : 0);
@@ -738,7 +556,7 @@ void upload(const Case& c, const Bufs& b) {
 tdmResult_t issue_p2p(const Case& c, char* s, char* r) {
   const Ctx& x = *c.ctx;
   const int next = (x.rank + 1) % x.n, prev = (x.rank + x.n - 1) % x.n;
-  const size_t k = c.count, es = traits(c.type).size;
+  const size_t k = c.count, es = type_size(c.type);
   const tdmDataType_t t = c.type;
   tdmResult_t first = tdmSuccess;
   auto keep = [&](tdmResult_t got) {
@@ -841,7 +659,7 @@ constexpr int kShown = 6;  // mismatches listed per buffer
 bool check_region(const Case& c, const char* name, const std::vector<uint8_t>& got,
                   const Region& reg, const std::function<Want(size_t)>& want) {
   const tdmDataType_t t = c.type;
-  const size_t es = traits(t).size, end = reg.payload + reg.elems * es;
+  const size_t es = type_size(t), end = reg.payload + reg.elems * es;
   std::ostringstream bad;
   size_t errors = 0;
   auto note = [&](const std::string& line) {
@@ -915,9 +733,10 @@ class Collectives : public ::testing::Test {
   void SetUp() override {
     g_failures = 0;
     // A seed of this rank from the clock and the rank; every rank learns all.
+    const uint64_t now =
+        static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
     const uint64_t mine =
-        mix64(static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^
-              std::random_device{}() ^ (static_cast<uint64_t>(g_rank) << 56));
+        fmix64(now ^ std::random_device{}() ^ (static_cast<uint64_t>(g_rank) << 56));
     g_world.comm = g_comm;
     g_world.n = g_nranks;
     g_world.rank = g_rank;
@@ -975,7 +794,7 @@ INSTANTIATE_TEST_SUITE_P(Device, Sweep,
                                             ::testing::ValuesIn(kAllTypes)),
                          [](const ::testing::TestParamInfo<Sweep::ParamType>& p) {
                            return std::string(coll_name(std::get<0>(p.param))) + "_" +
-                                  traits(std::get<1>(p.param)).name;
+                                  type_name(std::get<1>(p.param));
                          });
 
 // Millions of elements: many slots per channel, every channel busy.
@@ -1143,7 +962,7 @@ TEST_P(Graph, ReplaysWithNewInputs) {
 INSTANTIATE_TEST_SUITE_P(Device, Graph,
                          ::testing::Values(tdmFloat32, tdmBfloat16, tdmInt32, tdmFloat8e4m3),
                          [](const ::testing::TestParamInfo<tdmDataType_t>& p) {
-                           return std::string(traits(p.param).name);
+                           return std::string(type_name(p.param));
                          });
 
 // ---- memory from the library, registration, windows, split ----
@@ -1245,14 +1064,15 @@ TEST_P(Window, PeerPointersAndCollectives) {
   host_barrier();  // every rank read before anyone writes
   // A write through the window lands in the next rank's buffer.
   void* next = nullptr;
-  const uint64_t marker = mix64(g_world.seeds[me] + 17);
+  const uint64_t marker = fmix64(g_world.seeds[me] + 17);
   if (TDM_OK(tdmWindowPeerPointer(win, (me + 1) % n, 64 * me, &next)) && next)
     CUDA_OK(cudaMemcpy(next, &marker, 8, cudaMemcpyDefault));
   CUDA_OK(cudaDeviceSynchronize());
   host_barrier();
   uint64_t landed = 0;
   CUDA_OK(cudaMemcpy(&landed, buf + 64 * ((me + n - 1) % n), 8, cudaMemcpyDeviceToHost));
-  EXPECT_EQ(landed, mix64(g_world.seeds[(me + n - 1) % n] + 17)) << "written by the previous rank";
+  EXPECT_EQ(landed, fmix64(g_world.seeds[(me + n - 1) % n] + 17))
+      << "written by the previous rank";
   host_barrier();
 
   // The window's memory as collective buffers (halves of the window). With
@@ -1503,38 +1323,19 @@ TEST_F(Collectives, PointToPointMisuse) {
   run_case(make(Coll::kRing, tdmInt32, kNoOp, 1023));  // the communicator still works
 }
 
-// ---- process setup ----
-
-int env_int(const char* name, int fallback) {
-  const char* v = std::getenv(name);
-  return v && *v ? std::atoi(v) : fallback;
-}
-
 }  // namespace
 
-void PrintTo(tdmDataType_t t, std::ostream* os) { *os << traits(t).name; }
+void PrintTo(tdmDataType_t t, std::ostream* os) { *os << type_name(t); }
 
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
   if (GTEST_FLAG_GET(list_tests)) return RUN_ALL_TESTS();  // listing needs no GPU
-  const int local_rank =
-      env_int("OMPI_COMM_WORLD_LOCAL_RANK", env_int("TANDEM_LOCAL_RANK", env_int("LOCAL_RANK", 0)));
-  int devices = 0;
-  if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
-    std::fprintf(stderr, "collectives_gpu_test needs a GPU\n");
-    return 1;
-  }
-  const int device = local_rank % devices;
-  if (cudaSetDevice(device) != cudaSuccess) {
-    std::fprintf(stderr, "cudaSetDevice(%d) failed\n", device);
-    return 1;
-  }
-  if (tdmCommInitWorld(&g_comm, nullptr) != tdmSuccess) {
-    std::fprintf(stderr, "tdmCommInitWorld failed: %s\n", tdmGetLastError(nullptr));
-    return 1;
-  }
-  tdmCommUserRank(g_comm, &g_rank);
-  tdmCommCount(g_comm, &g_nranks);
+  tdm::test::GpuWorld world;
+  if (!tdm::test::init_gpu_world("collectives_gpu_test", &world)) return 1;
+  g_comm = world.comm;
+  g_rank = world.rank;
+  g_nranks = world.size;
+  const int device = world.device, devices = world.devices;
   int comm_device = -1;
   tdmCommCuDevice(g_comm, &comm_device);
   int rc = 1;

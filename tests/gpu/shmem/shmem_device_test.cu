@@ -28,6 +28,8 @@
 #include "tandem/device/window.cuh"
 #include "tandem/shmem.h"
 #include "tandem/tandem.h"
+#include "tests/common/seeded_data.h"
+#include "tests/common/world.h"
 
 namespace {
 
@@ -67,20 +69,14 @@ int ring_iterations(int alone) { return g_shared_gpu ? std::max(alone / 10, 8) :
 
 constexpr uint8_t kPoison = 0xA5;
 
-__host__ __device__ inline uint64_t mix64(uint64_t x) {
-  x ^= x >> 33;
-  x *= 0xff51afd7ed558ccdULL;
-  x ^= x >> 33;
-  x *= 0xc4ceb9fe1a85ec53ULL;
-  return x ^ (x >> 33);
-}
+using tdm::test::fmix64;
 
 // Byte `i` of the data PE `pe` sends in case `tag`; never the poison.
 __host__ __device__ inline uint8_t pattern(uint64_t seed, int pe, uint64_t tag, uint64_t i) {
-  const uint64_t h = mix64(seed ^
-                           mix64((static_cast<uint64_t>(pe) + 1) * 0x9e3779b97f4a7c15ULL ^
-                                 mix64(tag + 0x632be59bd9b4e019ULL)) ^
-                           (i >> 3) * 0x165667b19e3779f9ULL);
+  const uint64_t h = fmix64(seed ^
+                            fmix64((static_cast<uint64_t>(pe) + 1) * 0x9e3779b97f4a7c15ULL ^
+                                   fmix64(tag + 0x632be59bd9b4e019ULL)) ^
+                            (i >> 3) * 0x165667b19e3779f9ULL);
   const uint8_t v = static_cast<uint8_t>(h >> ((i & 7) * 8));
   return v == kPoison ? uint8_t{0x5a} : v;
 }
@@ -1320,34 +1316,16 @@ TEST_F(Shmem, ErrorsAreInvalidArgument) {
   EXPECT_EQ(tdmShmemFree(g_comm, obj), tdmInvalidArgument) << "double free";
 }
 
-// ---- process setup ----
-
-int env_int(const char* name, int fallback) {
-  const char* v = std::getenv(name);
-  return v && *v ? std::atoi(v) : fallback;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
-  const int local_rank = env_int("OMPI_COMM_WORLD_LOCAL_RANK", env_int("TANDEM_LOCAL_RANK", 0));
-  int devices = 0;
-  if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
-    std::fprintf(stderr, "shmem_device_test needs a GPU\n");
-    return 1;
-  }
-  const int device = local_rank % devices;
-  if (cudaSetDevice(device) != cudaSuccess) {
-    std::fprintf(stderr, "cudaSetDevice(%d) failed\n", device);
-    return 1;
-  }
-  if (tdmCommInitWorld(&g_comm, nullptr) != tdmSuccess) {
-    std::fprintf(stderr, "tdmCommInitWorld failed: %s\n", tdmGetLastError(nullptr));
-    return 1;
-  }
-  tdmCommUserRank(g_comm, &g_rank);
-  tdmCommCount(g_comm, &g_npes);
+  tdm::test::GpuWorld world;
+  if (!tdm::test::init_gpu_world("shmem_device_test", &world)) return 1;
+  g_comm = world.comm;
+  g_rank = world.rank;
+  g_npes = world.size;
+  const int device = world.device;
   int rc = 1;
   const tdmResult_t got = tdmShmemGetDevice(g_comm, &g_dev);
   if (got != tdmSuccess) {

@@ -23,8 +23,6 @@
 
 #include <algorithm>
 #include <array>
-#include <cctype>
-#include <cerrno>
 #include <cstdarg>
 #include <cstdint>
 #include <cstdio>
@@ -33,7 +31,6 @@
 #include <exception>
 #include <map>
 #include <memory>
-#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -41,24 +38,22 @@
 #include <vector>
 
 #include "device.h"
+#include "kernels.cuh"
+#include "options.h"
+#include "report.h"
+#include "shmem_options.h"
 #include "tandem/device/shmem.cuh"
 #include "tandem/shmem.h"
 #include "tandem/tandem.h"
+#include "tests/common/device_choice.h"
 
 namespace {
 
-namespace ts = tandem::shmem;
+using namespace shmem_perf;
 namespace cu = tandem::perf::cuda;
-using ts::Scope;
+using tandem::perf::median;
 
-constexpr size_t kGuard = 256;     // bytes after each transfer that must stay poisoned
-constexpr uint8_t kPoison = 0xA5;  // destination bytes before a transfer
-constexpr double kBatchBytes = 4.0 * (size_t(1) << 30);  // cap of one bandwidth batch
 constexpr int kHelperThreads = 256;                      // fill and check kernels
-constexpr size_t kAlign = 256;  // tdmShmemMalloc's alignment, and that of every region
-// Bandwidth rows rotate over regions covering this much (see Rotation): far
-// beyond the caches (H200: 50 MB of L2, 132 x 256 KB of L1 / shared memory).
-constexpr size_t kRotateBytes = size_t(256) << 20;
 constexpr size_t kHeapReserve = size_t(1) << 20;  // left free of the heap for the small buffers
 
 int g_rank = -1;             // for error messages; set once the communicator exists
@@ -81,397 +76,6 @@ void tdm_check(tdmResult_t r, const char* call, tdmComm_t comm) {
 
 // Launch errors (bad configuration) show at once; faults at the next synchronize.
 void launched(const char* kernel) { cu::check(cudaGetLastError(), kernel); }
-
-// ---- device side ----
-
-// Keeps the compiler from merging or hoisting the identical copies of
-// consecutive iterations (the data calls are plain loads and stores).
-__device__ __forceinline__ void compiler_fence() { asm volatile("" ::: "memory"); }
-
-template <Scope S>
-__device__ __forceinline__ void group_sync() {
-  if constexpr (S == Scope::kWarp) __syncwarp();
-  if constexpr (S == Scope::kBlock) __syncthreads();
-}
-
-struct Group {
-  size_t index, count;
-};
-// This thread's group along the 1-D grid (blockDim.x a multiple of 32).
-template <Scope S>
-__device__ __forceinline__ Group grid_group() {
-  const size_t thread = size_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  const size_t threads = size_t(gridDim.x) * blockDim.x;
-  if constexpr (S == Scope::kThread) return {thread, threads};
-  if constexpr (S == Scope::kWarp) return {thread / 32, threads / 32};
-  return {blockIdx.x, gridDim.x};
-}
-
-__host__ __device__ constexpr uint64_t mix64(uint64_t x) {  // splitmix64's finalizer
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
-// The expected contents: byte i is byte i % 8 of word i / 8 (little endian),
-// different for every tag so that data of an earlier transfer cannot pass.
-__device__ __forceinline__ uint64_t pattern_word(uint64_t tag, size_t word) {
-  return mix64(tag ^ mix64(word));
-}
-__device__ __forceinline__ uint8_t pattern_byte(uint64_t tag, size_t i) {
-  return static_cast<uint8_t>(pattern_word(tag, i / 8) >> (8 * (i % 8)));
-}
-// Every region has its own pattern, so data that lands in the wrong region
-// fails the check too (the host's tags stay far below 2^32).
-__device__ __forceinline__ uint64_t region_tag(uint64_t tag, size_t region) {
-  return tag + (uint64_t(region) << 32);
-}
-
-// The buffers hold `regions` regions of `bytes`, `stride` (a multiple of
-// kAlign) apart. The helpers walk (region, unit) pairs: a unit is a whole
-// word of a region, its last partial word (as bytes), or for the check one
-// guard byte. Heap buffers are 256-byte aligned, so the words are 8-byte aligned.
-__global__ void fill_kernel(char* buf, size_t bytes, size_t stride, size_t regions, uint64_t tag) {
-  const size_t first = size_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  const size_t step = size_t(gridDim.x) * blockDim.x;
-  const size_t words = bytes / 8, units = (bytes + 7) / 8;
-  for (size_t j = first; j < regions * units; j += step) {
-    const size_t r = j / units, k = j % units;
-    char* region = buf + r * stride;
-    const uint64_t t = region_tag(tag, r);
-    if (k < words) {
-      reinterpret_cast<uint64_t*>(region)[k] = pattern_word(t, k);
-    } else {
-      for (size_t i = words * 8; i < bytes; ++i) region[i] = pattern_byte(t, i);
-    }
-  }
-}
-
-// Counts wrong bytes (whole words count once) of every region and changed
-// guard bytes after each.
-__global__ void check_kernel(const char* buf, size_t bytes, size_t stride, size_t regions,
-                             uint64_t tag, unsigned long long* errors) {
-  const size_t first = size_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  const size_t step = size_t(gridDim.x) * blockDim.x;
-  const size_t words = bytes / 8, units = (bytes + 7) / 8 + kGuard;
-  unsigned long long bad = 0;
-  for (size_t j = first; j < regions * units; j += step) {
-    const size_t r = j / units, k = j % units;
-    const char* region = buf + r * stride;
-    const auto* u = reinterpret_cast<const uint8_t*>(region);
-    const uint64_t t = region_tag(tag, r);
-    if (k < words) {
-      bad += reinterpret_cast<const uint64_t*>(region)[k] != pattern_word(t, k);
-    } else if (k < units - kGuard) {
-      for (size_t i = words * 8; i < bytes; ++i) bad += u[i] != pattern_byte(t, i);
-    } else {
-      bad += u[bytes + (k - (units - kGuard))] != kPoison;
-    }
-  }
-  if (bad) atomicAdd(errors, bad);
-}
-
-// Bandwidth: every group of the grid moves its own chunk of [0, bytes) of a
-// region between `src` and `dest` (same offsets), `iters` times; iteration i
-// uses region (first + i) % regions, `stride` bytes apart, so no iteration
-// rereads what an earlier one may have left in a cache. Put: dest on `peer`;
-// get: src on `peer`. The final quiet (every thread completes its own part)
-// puts the completion of the data inside the timed kernel for both forms.
-template <Scope S, bool kGet, bool kNbi>
-__global__ void bandwidth_kernel(tdmShmemDevice_t sh, char* dest, const char* src, size_t bytes,
-                                 size_t chunk, size_t stride, size_t regions, size_t first,
-                                 int iters, int peer) {
-  const Group g = grid_group<S>();
-  const size_t begin = g.index * chunk < bytes ? g.index * chunk : bytes;
-  const size_t len = bytes - begin < chunk ? bytes - begin : chunk;
-  size_t region = first;  // < regions
-  for (int i = 0; i < iters; ++i) {
-    const size_t at = region * stride + begin;
-    if constexpr (kGet && kNbi) ts::get_nbi<S>(sh, dest + at, src + at, len, peer);
-    if constexpr (kGet && !kNbi) ts::get<S>(sh, dest + at, src + at, len, peer);
-    if constexpr (!kGet && kNbi) ts::put_nbi<S>(sh, dest + at, src + at, len, peer);
-    if constexpr (!kGet && !kNbi) ts::put<S>(sh, dest + at, src + at, len, peer);
-    if (++region == regions) region = 0;
-    compiler_fence();
-  }
-  ts::quiet(sh);
-}
-
-// Latency: one group (the whole launch) waits for each transfer before the
-// next. Put: put, then every thread quiets its own stores (the next put's
-// entry sync waits for all of them). Get: blocking, the data is in `dest` on
-// return; a load's value is needed by its store, so each get waits for its
-// data even at thread scope.
-template <Scope S, bool kGet>
-__global__ void latency_kernel(tdmShmemDevice_t sh, char* dest, const char* src, size_t bytes,
-                               int iters, int peer) {
-  for (int i = 0; i < iters; ++i) {
-    if constexpr (kGet) {
-      ts::get<S>(sh, dest, src, bytes, peer);
-    } else {
-      ts::put<S>(sh, dest, src, bytes, peer);
-      ts::quiet(sh);
-    }
-    compiler_fence();
-  }
-}
-
-// Ping-pong: the initiator sends round r's data and signal value base + r,
-// the echo waits for that value and answers with the same. Values only grow
-// (the host advances `base` identically on both PEs), so no reset is needed.
-template <Scope S>
-__global__ void pingpong_kernel(tdmShmemDevice_t sh, char* dest, const char* src, size_t bytes,
-                                uint64_t* sig, uint64_t base, int iters, int peer, bool initiator) {
-  auto wait = [&](uint64_t value) {
-    if (threadIdx.x == 0) ts::signal_wait_until(sh, sig, TDM_CMP_GE, value);
-    group_sync<S>();  // the group's later reads see what the signal released
-  };
-  for (int r = 1; r <= iters; ++r) {
-    const uint64_t value = base + static_cast<uint64_t>(r);
-    if (!initiator) wait(value);
-    ts::put_signal<S>(sh, dest, src, bytes, sig, value, TDM_SIGNAL_SET, peer);
-    if (initiator) wait(value);
-  }
-}
-
-using BandwidthKernel = void (*)(tdmShmemDevice_t, char*, const char*, size_t, size_t, size_t,
-                                 size_t, size_t, int, int);
-using LatencyKernel = void (*)(tdmShmemDevice_t, char*, const char*, size_t, int, int);
-using PingPongKernel = void (*)(tdmShmemDevice_t, char*, const char*, size_t, uint64_t*, uint64_t,
-                                int, int, bool);
-
-constexpr std::array kScopes{Scope::kThread, Scope::kWarp, Scope::kBlock};
-
-struct Variant {
-  const char* name;
-  Scope scope;
-  bool nbi;
-};
-constexpr std::array kVariants{
-    Variant{"thread", Scope::kThread, false}, Variant{"thread_nbi", Scope::kThread, true},
-    Variant{"warp", Scope::kWarp, false},     Variant{"warp_nbi", Scope::kWarp, true},
-    Variant{"block", Scope::kBlock, false},   Variant{"block_nbi", Scope::kBlock, true}};
-
-template <bool kGet>
-BandwidthKernel bandwidth_kernel_for(const Variant& v) {
-  switch (v.scope) {
-    case Scope::kThread:
-      return v.nbi ? bandwidth_kernel<Scope::kThread, kGet, true>
-                   : bandwidth_kernel<Scope::kThread, kGet, false>;
-    case Scope::kWarp:
-      return v.nbi ? bandwidth_kernel<Scope::kWarp, kGet, true>
-                   : bandwidth_kernel<Scope::kWarp, kGet, false>;
-    case Scope::kBlock:
-      break;
-  }
-  return v.nbi ? bandwidth_kernel<Scope::kBlock, kGet, true>
-               : bandwidth_kernel<Scope::kBlock, kGet, false>;
-}
-
-template <bool kGet>
-LatencyKernel latency_kernel_for(Scope s) {
-  if (s == Scope::kThread) return latency_kernel<Scope::kThread, kGet>;
-  if (s == Scope::kWarp) return latency_kernel<Scope::kWarp, kGet>;
-  return latency_kernel<Scope::kBlock, kGet>;
-}
-
-PingPongKernel pingpong_kernel_for(Scope s) {
-  if (s == Scope::kThread) return pingpong_kernel<Scope::kThread>;
-  if (s == Scope::kWarp) return pingpong_kernel<Scope::kWarp>;
-  return pingpong_kernel<Scope::kBlock>;
-}
-
-// ---- options ----
-
-constexpr std::array<std::string_view, 6> kTests{"put_bw",  "get_bw",  "ce_bw",
-                                                 "put_lat", "get_lat", "signal_lat"};
-
-struct Options {
-  size_t min_bytes = 8;
-  size_t max_bytes = size_t(1) << 30;
-  size_t factor = 2;
-  size_t lat_max = size_t(64) << 10;
-  int iters = 1000;
-  int warmup = 50;
-  int batches = 5;
-  int blocks = 0;  // 0: one per SM
-  int threads = 512;
-  std::vector<std::string_view> tests;  // in kTests order
-  std::string command;
-  bool help = false;
-
-  bool wants(std::string_view test) const { return std::ranges::find(tests, test) != tests.end(); }
-  bool any_bandwidth() const { return wants("put_bw") || wants("get_bw") || wants("ce_bw"); }
-};
-
-constexpr const char* kUsage =
-    "usage: mpirun -np 2 shmem_perf [flags]   (PE 0 active, PE 1 target)\n"
-    "  -b BYTES  smallest size (K/M/G suffixes, powers of 1024)      default 8\n"
-    "  -e BYTES  largest size of the bandwidth tests                 default 1G\n"
-    "  -f N      multiply the size by N each step (>= 2)             default 2\n"
-    "  -l BYTES  largest size of the latency tests                   default 64K\n"
-    "  -n N      in-kernel iterations per timed batch (bandwidth:\n"
-    "            at most 4 GiB per batch)                            default 1000\n"
-    "  -w N      untimed warmup iterations before each row           default 50\n"
-    "  -r N      timed batches per row; the median is shown          default 5\n"
-    "  -B N      blocks of the bandwidth grid                        default: SM count\n"
-    "  -T N      threads per block (multiple of 32, <= 1024); also\n"
-    "            the block of the block-scope latency tests          default 512\n"
-    "  -t LIST   tests, comma separated, or all: put_bw,get_bw,ce_bw,\n"
-    "            put_lat,get_lat,signal_lat                          default all\n"
-    "  -h        this help\n"
-    "Heap per PE: 2 x max(-e + 256 B, about 256 MiB of rotating regions) plus a\n"
-    "little; TANDEM_SYMMETRIC_SIZE sets it (a smaller heap rotates fewer regions).\n";
-
-size_t parse_size(const char* text, char flag) {
-  char* end = nullptr;
-  errno = 0;
-  const unsigned long long v = std::strtoull(text, &end, 10);
-  unsigned shift = 0;
-  if (end != text && *end) {
-    static constexpr std::string_view kUnits = "KMG";  // 2^10, 2^20, 2^30
-    const size_t unit = kUnits.find(static_cast<char>(std::toupper(*end)));
-    shift = unit == std::string_view::npos ? 64 : 10 * unsigned(unit + 1);
-    ++end;
-  }
-  if (end == text || *end || errno || *text == '-' || shift == 64 || (v << shift) >> shift != v)
-    fail(std::string("-") + flag + ": '" + text + "' is not a size (e.g. 8, 64K, 1G)");
-  return static_cast<size_t>(v << shift);
-}
-
-int parse_int(const char* text, char flag, int lo, int hi) {
-  char* end = nullptr;
-  errno = 0;
-  const long v = std::strtol(text, &end, 10);
-  if (end == text || *end || errno || v < lo || v > hi)
-    fail(std::string("-") + flag + ": '" + text + "' must be an integer in [" + std::to_string(lo) +
-         ", " + std::to_string(hi) + "]");
-  return static_cast<int>(v);
-}
-
-Options parse_options(int argc, char** argv) {
-  Options o;
-  for (int i = 0; i < argc; ++i) {
-    if (i) o.command += ' ';
-    o.command += argv[i];
-  }
-  std::string tests = "all";
-  opterr = 0;  // our own message, from PE 0 only
-  for (int c; (c = getopt(argc, argv, "b:e:f:l:n:w:r:B:T:t:h")) != -1;) {
-    switch (c) {
-      case 'b':
-        o.min_bytes = parse_size(optarg, 'b');
-        break;
-      case 'e':
-        o.max_bytes = parse_size(optarg, 'e');
-        break;
-      case 'f':
-        o.factor = static_cast<size_t>(parse_int(optarg, 'f', 2, 1 << 20));
-        break;
-      case 'l':
-        o.lat_max = parse_size(optarg, 'l');
-        break;
-      case 'n':
-        o.iters = parse_int(optarg, 'n', 1, 1 << 30);
-        break;
-      case 'w':
-        o.warmup = parse_int(optarg, 'w', 0, 1 << 30);
-        break;
-      case 'r':
-        o.batches = parse_int(optarg, 'r', 1, 1000);
-        break;
-      case 'B':
-        o.blocks = parse_int(optarg, 'B', 1, 1 << 20);
-        break;
-      case 'T':
-        o.threads = parse_int(optarg, 'T', 32, 1024);
-        break;
-      case 't':
-        tests = optarg;
-        break;
-      case 'h':
-        o.help = true;
-        break;
-      default:
-        fail(std::string("unknown flag or missing value: -") + char(optopt) + "\n" + kUsage);
-    }
-  }
-  if (optind < argc) fail(std::string("unexpected argument '") + argv[optind] + "'\n" + kUsage);
-  if (o.min_bytes == 0) fail("-b: sizes start at 1 byte");
-  if (o.max_bytes < o.min_bytes) fail("-e must not be below -b");
-  if (o.threads % 32) fail("-T must be a multiple of 32 (whole warps)");
-  for (size_t at = 0; at <= tests.size();) {
-    const size_t comma = std::min(tests.find(',', at), tests.size());
-    const std::string_view name = std::string_view(tests).substr(at, comma - at);
-    at = comma + 1;
-    if (name == "all") {
-      o.tests.assign(kTests.begin(), kTests.end());
-    } else if (auto it = std::ranges::find(kTests, name); it != kTests.end()) {
-      if (!o.wants(name)) o.tests.push_back(*it);
-    } else {
-      fail("-t: unknown test '" + std::string(name) + "' (put_bw,get_bw,ce_bw,put_lat,get_lat," +
-           "signal_lat or all)");
-    }
-  }
-  std::ranges::sort(o.tests, {}, [](std::string_view t) { return std::ranges::find(kTests, t); });
-  return o;
-}
-
-// b, b*f, b*f^2, ... up to `hi`.
-std::vector<size_t> sizes(size_t lo, size_t hi, size_t factor) {
-  std::vector<size_t> out;
-  for (size_t s = lo; s <= hi; s *= factor) {
-    out.push_back(s);
-    if (s > hi / factor) break;
-  }
-  return out;
-}
-
-// Iterations of a bandwidth batch: `iters`, fewer where that would move more
-// than kBatchBytes; 0 stays 0 (no warmup).
-int capped(int iters, size_t bytes) {
-  if (iters <= 0) return 0;
-  return static_cast<int>(
-      std::clamp(kBatchBytes / static_cast<double>(bytes), 1.0, static_cast<double>(iters)));
-}
-
-// The regions one bandwidth row rotates over. Why: an iteration that moved
-// the same bytes as the last one would find them in the caches (get: PE 0's
-// plain loads of the peer's bytes hit in L1 / L2 from the second iteration
-// on), so from 128 KiB to a few MiB the rows measured the cache, not the
-// interconnect. Iteration i of a row (the warmup and the batches counted on)
-// therefore moves region i % regions of the source and of the destination.
-// Enough regions to cover kRotateBytes, but no more than the row's iterations
-// (then no bytes are moved twice in a row) nor than fit in `cap` bytes.
-// Regions are `stride` apart: the size and its guard, rounded up to kAlign.
-struct Rotation {
-  size_t stride, regions;
-  size_t span() const { return stride * regions; }
-};
-
-Rotation rotation_for(const Options& o, size_t cap, size_t bytes) {
-  const size_t stride = (bytes + kGuard + kAlign - 1) / kAlign * kAlign;
-  const size_t want = (kRotateBytes + bytes - 1) / bytes;
-  const size_t runs =
-      size_t(capped(o.warmup, bytes)) + size_t(o.batches) * size_t(capped(o.iters, bytes));
-  return {stride, std::max<size_t>(std::min({want, runs, cap / stride}), 1)};
-}
-
-// Bytes of each of the buffers a and b: the largest rotation (at least one
-// region of the largest size), or the largest latency transfer.
-size_t buffer_bytes_for(const Options& o, size_t cap) {
-  if (!o.any_bandwidth()) return std::min(o.max_bytes, o.lat_max) + kGuard;
-  size_t bytes = o.max_bytes + kGuard;
-  for (size_t size : sizes(o.min_bytes, o.max_bytes, o.factor))
-    bytes = std::max(bytes, rotation_for(o, cap, size).span());
-  return bytes;
-}
-
-double median(std::span<double> v) {
-  std::ranges::sort(v);
-  const size_t n = v.size();
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 // ---- owned resources ----
 
@@ -904,21 +508,12 @@ class Bench {
   std::map<size_t, double> best_put_, best_get_;  // GB/s per size, for the CE ratios
 };
 
-int env_int(const char* name, int fallback) {
-  const char* v = std::getenv(name);
-  return v && *v ? std::atoi(v) : fallback;
-}
-
 int run(int argc, char** argv) {
   // The GPU first: the communicator binds to the current device. One GPU per
   // PE by local rank (mpirun, tandemrun or torchrun style launchers).
-  const int local_rank =
-      env_int("OMPI_COMM_WORLD_LOCAL_RANK", env_int("TANDEM_LOCAL_RANK", env_int("LOCAL_RANK", 0)));
   std::string why;
-  const int devices = cu::deviceCount(&why);
-  if (devices == 0) fail("no CUDA device: " + why);
-  const int device = local_rank % devices;
-  CUDACHECK(cudaSetDevice(device));
+  const int device = tdm::test::choose_device(&why);
+  if (device < 0) fail("CUDA device: " + why);
 
   World world;
   g_rank = world.rank();
