@@ -7,7 +7,7 @@ namespace {
 
 class AllGatherTest final : public Test {
  public:
-  const char* name() const override { return "AllGather"; }
+  tdm::plan::CallKind kind() const override { return tdm::plan::CallKind::kAllGather; }
   Counts counts(size_t count, int nranks) const override {
     const size_t per = count / static_cast<size_t>(nranks);
     return {.send = per, .recv = per * nranks, .param = per, .sendInplaceOffset = per};
@@ -15,7 +15,6 @@ class AllGatherTest final : public Test {
   double algBytes(size_t param, size_t typeSize, int nranks) const override {
     return static_cast<double>(param * typeSize * nranks);
   }
-  double busFactor(int nranks) const override { return (nranks - 1.0) / nranks; }
   tdmResult_t run(const Call& c) const override {
     return c.lib->allGather(c.send, c.recv, c.count, c.type, c.stream);
   }

@@ -6,15 +6,13 @@ namespace {
 
 class AllReduceTest final : public Test {
  public:
-  const char* name() const override { return "AllReduce"; }
-  bool hasOp() const override { return true; }
+  tdm::plan::CallKind kind() const override { return tdm::plan::CallKind::kAllReduce; }
   Counts counts(size_t count, int /*nranks*/) const override {
     return {.send = count, .recv = count, .param = count};
   }
   double algBytes(size_t param, size_t typeSize, int /*nranks*/) const override {
     return static_cast<double>(param * typeSize);
   }
-  double busFactor(int nranks) const override { return 2.0 * (nranks - 1) / nranks; }
   tdmResult_t run(const Call& c) const override {
     return c.lib->allReduce(c.send, c.recv, c.count, c.type, c.op, c.stream);
   }

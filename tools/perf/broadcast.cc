@@ -6,15 +6,13 @@ namespace {
 
 class BroadcastTest final : public Test {
  public:
-  const char* name() const override { return "Broadcast"; }
-  bool hasRoot() const override { return true; }
+  tdm::plan::CallKind kind() const override { return tdm::plan::CallKind::kBroadcast; }
   Counts counts(size_t count, int /*nranks*/) const override {
     return {.send = count, .recv = count, .param = count};
   }
   double algBytes(size_t param, size_t typeSize, int /*nranks*/) const override {
     return static_cast<double>(param * typeSize);
   }
-  double busFactor(int /*nranks*/) const override { return 1.0; }
   tdmResult_t run(const Call& c) const override {
     return c.lib->broadcast(c.send, c.recv, c.count, c.type, c.root, c.stream);
   }

@@ -16,6 +16,8 @@
 #include <cstdint>
 #include <string>
 
+#include "plan/collective.h"
+
 #if TANDEM_PERF_HAVE_MPI
 #include <mpi.h>
 #endif
@@ -131,17 +133,22 @@ struct MpiCall {
 class Test {
  public:
   virtual ~Test() = default;
+  // The call measured. Its name, whether it takes an op or a root, and
+  // nccl-tests' bus bandwidth factor come from Tandem's table of facts about
+  // each call (src/plan/collective.h), which the library validates with.
+  // Patterns of several calls (sendrecv, hypercube) name themselves.
+  virtual tdm::plan::CallKind kind() const = 0;
   // "AllReduce", ...
-  virtual const char* name() const = 0;
+  virtual const char* name() const { return tdm::plan::call_name(kind()); }
   // Reduction collectives loop over -o and print the op; others print "none".
-  virtual bool hasOp() const { return false; }
+  bool hasOp() const { return tdm::plan::facts(kind()).reduces; }
   // Rooted collectives loop over -r; others print root -1.
-  virtual bool hasRoot() const { return false; }
+  bool hasRoot() const { return tdm::plan::facts(kind()).rooted; }
   // nccl-tests' getCollByteCount for `count` = size / typesize elements.
   virtual Counts counts(size_t count, int nranks) const = 0;
   // nccl-tests' getBw: algbw = algBytes / time, busbw = algbw * busFactor.
   virtual double algBytes(size_t param, size_t typeSize, int nranks) const = 0;
-  virtual double busFactor(int nranks) const = 0;
+  double busFactor(int nranks) const { return tdm::plan::bus_factor(kind(), nranks); }
   // Empty when runnable with nranks ranks, else the reason.
   virtual const char* unsupported(int /*nranks*/) const { return nullptr; }
   // Issues the operation through c.lib: with host buffers it returns once the

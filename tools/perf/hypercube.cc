@@ -13,6 +13,7 @@ constexpr size_t kAlign = 4;
 
 class HyperCubeTest final : public Test {
  public:
+  tdm::plan::CallKind kind() const override { return tdm::plan::CallKind::kSend; }
   const char* name() const override { return "HyperCube"; }
   Counts counts(size_t count, int nranks) const override {
     const size_t per = count / (kAlign * static_cast<size_t>(nranks)) * kAlign;
@@ -21,7 +22,6 @@ class HyperCubeTest final : public Test {
   double algBytes(size_t param, size_t typeSize, int nranks) const override {
     return static_cast<double>(param * typeSize * (nranks - 1));
   }
-  double busFactor(int /*nranks*/) const override { return 1.0; }
   const char* unsupported(int nranks) const override {
     return (nranks & (nranks - 1)) == 0 ? nullptr : "the rank count is not a power of 2";
   }

@@ -8,6 +8,7 @@ namespace {
 
 class SendRecvTest final : public Test {
  public:
+  tdm::plan::CallKind kind() const override { return tdm::plan::CallKind::kSend; }
   const char* name() const override { return "SendRecv"; }
   Counts counts(size_t count, int /*nranks*/) const override {
     return {.send = count, .recv = count, .param = count};
@@ -15,7 +16,6 @@ class SendRecvTest final : public Test {
   double algBytes(size_t param, size_t typeSize, int /*nranks*/) const override {
     return static_cast<double>(param * typeSize);
   }
-  double busFactor(int /*nranks*/) const override { return 1.0; }
   tdmResult_t run(const Call& c) const override {
     const int next = (c.rank + 1) % c.nranks;
     const int prev = (c.rank - 1 + c.nranks) % c.nranks;
