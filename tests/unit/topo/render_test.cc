@@ -15,7 +15,7 @@ namespace tdm::topo {
 namespace {
 
 std::string fixture(const char* name) {
-  return (std::filesystem::path(__FILE__).parent_path().parent_path() / "topo" / name).string();
+  return (std::filesystem::path(TANDEM_TOPO_FIXTURES) / name).string();
 }
 
 JobTopology one_host(const char* file) { return build({load_xml(fixture(file))}, {}); }
