@@ -5,6 +5,7 @@
 
 #include "collectives/cuda/launch.h"
 #include "device/device_query.h"
+#include "device/device_scope.h"
 #include "device/memory.h"
 #include "device/driver.h"
 #include "util/dtype.h"
@@ -27,30 +28,12 @@ struct Settings {
   int32_t channels;     // TANDEM_CUDA_MAX_BLOCKS
 };
 
-// Current device switched to `device` for the scope (the engine may be
-// called from a thread whose current device differs).
-class DeviceScope {
- public:
-  explicit DeviceScope(int device) {
-    cudaGetDevice(&previous_);
-    if (previous_ != device) TDM_CUDA(cudaSetDevice(device));
-  }
-  ~DeviceScope() {
-    int now = -1;
-    cudaGetDevice(&now);
-    if (now != previous_) cudaSetDevice(previous_);
-  }
-
- private:
-  int previous_ = -1;
-};
-
 }  // namespace
 
 std::unique_ptr<Engine> Engine::create(bootstrap::Bootstrap& boot, int device) {
   std::unique_ptr<Engine> engine(new Engine(boot, device));
   Engine& e = *engine;
-  DeviceScope scope(device);
+  device::DeviceScope scope(device);
   const int nranks = boot.nranks();
   Settings mine{};
   mine.choice = plan::cuda_settings_from_env(nranks);
@@ -128,8 +111,8 @@ std::unique_ptr<Engine> Engine::create(bootstrap::Bootstrap& boot, int device) {
 }
 
 Engine::~Engine() {
-  // Kernels may still use the buffers the members free: wait for the device.
-  DeviceScope scope(device_);
+  // Kernels may still use the buffers the members free: wait for the device
+  // (best effort: a destructor must not throw).
   cudaDeviceSynchronize();
   cudaGetLastError();
 }
@@ -159,7 +142,7 @@ void Engine::check_reachable(const char* what) const {
 void Engine::enqueue(const plan::Call& call) {
   check_reachable(plan::call_name(call.kind));
   if (call.count == 0) return;
-  DeviceScope scope(device_);
+  device::DeviceScope scope(device_);
   const size_t message = call.count * type_size(call.type);
   if (enqueue_copy_engine(call, message)) return;
   CollArgs a{};
@@ -252,7 +235,7 @@ bool Engine::enqueue_copy_engine(const plan::Call& call, size_t bytes) {
 
 void Engine::enqueue_p2p(std::span<const plan::Call> calls) {
   if (calls.empty()) return;
-  DeviceScope scope(device_);
+  device::DeviceScope scope(device_);
   cudaStream_t stream = calls.front().stream;
   for (const plan::Call& c : calls)
     if (c.stream != stream)
