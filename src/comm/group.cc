@@ -77,7 +77,7 @@ void end_with(const Wrapper& wrap) {
 
 namespace {
 
-bool is_p2p(const Call& call) { return call.kind == CallKind::kSend || call.kind == CallKind::kRecv; }
+[[maybe_unused]] bool is_p2p(const Call& call) { return call.kind == CallKind::kSend || call.kind == CallKind::kRecv; }
 
 // CUDA buffers: collectives are enqueued in call order; a communicator's sends
 // and receives become one launch, at the place of its first one.
