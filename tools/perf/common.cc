@@ -21,9 +21,9 @@
 #include <utility>
 #include <vector>
 
+#include "nccl_peer.h"  // without CUDA too: the NCCL peer is then always null
 #if TANDEM_HAVE_CUDA
 #include "device.h"
-#include "nccl_peer.h"
 #endif
 
 namespace tandem::perf {
@@ -959,7 +959,7 @@ struct Shape {
 // Device timing reports the median of this many batches of -n iterations.
 constexpr int kTimedBatches = 5;
 
-double median(std::vector<double> v) {
+[[maybe_unused]] double median(std::vector<double> v) {  // device timing only
   std::sort(v.begin(), v.end());
   const size_t n = v.size();
   return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
@@ -1675,7 +1675,7 @@ int Bench::run(const char* prog) {
 }
 
 // The local rank (launcher variables), which picks this process's GPU.
-int localRank() {
+[[maybe_unused]] int localRank() {  // picks the CUDA device
   for (const char* v : {"TANDEM_LOCAL_RANK", "OMPI_COMM_WORLD_LOCAL_RANK", "LOCAL_RANK"}) {
     if (const char* s = std::getenv(v)) {
       if (const auto r = parseInt(s); r && *r >= 0) return static_cast<int>(*r);
