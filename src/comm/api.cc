@@ -740,7 +740,7 @@ struct Registrations {
   std::mutex mutex;
   std::unordered_set<void*> handles;  // Registration* and mem::Window*
 };
-Registrations& registrations() {
+[[maybe_unused]] Registrations& registrations() {  // used with CUDA only
   static Registrations* r = new Registrations();
   return *r;
 }
