@@ -41,12 +41,12 @@ if run release; then
   stage_end release
 fi
 
-# Sanitizer builds leave CUDA out: nvcc's code is not instrumented and the
-# CUDA runtime does not mix with the sanitizer runtimes. RelWithDebInfo:
-# stacks with file:line.
+# Sanitizer builds leave CUDA out (nvcc's code is not instrumented and the
+# CUDA runtime does not mix with the sanitizer runtimes) and the benchmarks
+# (no test runs them). RelWithDebInfo: stacks with file:line.
 san_build() { # dir sanitizers [target]
   cmake -S "$root" -B "$1" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTANDEM_WERROR=ON \
-    -DTANDEM_ENABLE_CUDA=OFF -DTANDEM_SANITIZE="$2" >/dev/null
+    -DTANDEM_ENABLE_CUDA=OFF -DTANDEM_BUILD_PERF=OFF -DTANDEM_SANITIZE="$2" >/dev/null
   cmake --build "$1" -j "$jobs" ${3:+--target "$3"}
 }
 
