@@ -69,8 +69,13 @@ if run asan; then
   export ASAN_OPTIONS=detect_leaks=1:halt_on_error=1
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
   export HWLOC_COMPONENTS=-pci
+  # The mpirun variants are left out: under mpirun libtandem loads Open MPI
+  # (tools/mpi_plugin), whose ~120 KB of leaks at exit sit mostly in MCA
+  # components unloaded by then (<unknown module> frames, no suppression can
+  # name them); the same tests run under tandemrun, and the plugin's bootstrap
+  # under mpirun keeps its coverage in the release stage.
   (cd "$(dirname "$build")/build-asan" &&
-    ctest --output-on-failure -L unit -j "$jobs" && ctest --output-on-failure -L mp -j 1)
+    ctest --output-on-failure -L unit -j "$jobs" && ctest --output-on-failure -L mp -E mpirun -j 1)
   unset ASAN_OPTIONS UBSAN_OPTIONS HWLOC_COMPONENTS
   stage_end asan
 fi
