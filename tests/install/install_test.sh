@@ -3,6 +3,13 @@
 # find_package(Tandem) and another with pkg-config, and runs both.
 set -euo pipefail
 build=$1 source=$2
+# A sanitizer build (TANDEM_SANITIZE, third argument): the consumers link the
+# same runtime, which must come first in the program, not via libtandem.so.
+san_flags=""
+if [ -n "${3:-}" ]; then
+  san_flags="-fsanitize=$3"
+  export CXXFLAGS="$san_flags" LDFLAGS="$san_flags"
+fi
 prefix=$(mktemp -d)
 trap 'rm -rf "$prefix"' EXIT
 cmake --install "$build" --prefix "$prefix" >/dev/null
@@ -15,7 +22,7 @@ cmake -S "$source/tests/install/consumer" -B "$prefix/consumer" -DCMAKE_PREFIX_P
 cmake --build "$prefix/consumer" >/dev/null
 LD_LIBRARY_PATH="$prefix/lib" "$prefix/consumer/consumer"
 export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
-g++ -std=c++17 "$source/tests/install/consumer/consumer.cc" $(pkg-config --cflags --libs tandem) \
+g++ -std=c++17 $san_flags "$source/tests/install/consumer/consumer.cc" $(pkg-config --cflags --libs tandem) \
   -o "$prefix/consumer_pc"
 LD_LIBRARY_PATH="$prefix/lib" "$prefix/consumer_pc"
 echo "install test passed"

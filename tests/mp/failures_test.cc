@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -31,19 +32,35 @@ double seconds_since(Clock::time_point t) {
 enum : int { kFailedInTime = 10, kSucceeded = 11, kTooSlow = 12, kInitFailed = 13 };
 
 // Forks `nranks` children running body(rank, id); returns their exit codes
-// (128+signal for a killed child).
+// (128+signal for a killed child). The children are forked first and read the
+// id from a pipe: tdmGetUniqueId starts the rendezvous thread, and a child of
+// a multi-threaded process that starts threads is beyond ThreadSanitizer (the
+// tsan stage runs these tests).
 std::vector<int> run_ranks(int nranks, const std::function<int(int, tdmUniqueId)>& body,
                            int ranks_that_join = -1) {
-  tdmUniqueId id;
-  EXPECT_EQ(tdmGetUniqueId(&id), tdmSuccess);
   std::vector<pid_t> pids;
+  std::vector<int> id_pipes;
   for (int r = 0; r < (ranks_that_join < 0 ? nranks : ranks_that_join); ++r) {
+    int fds[2];
+    if (pipe(fds) != 0) ADD_FAILURE() << "pipe: " << std::strerror(errno);
     pid_t pid = fork();
     if (pid == 0) {
+      close(fds[1]);
+      tdmUniqueId id;
+      bool got = read(fds[0], &id, sizeof id) == ssize_t(sizeof id);
+      close(fds[0]);
       std::fflush(stdout);
-      _exit(body(r, id));
+      _exit(got ? body(r, id) : int(kInitFailed));
     }
+    close(fds[0]);
     pids.push_back(pid);
+    id_pipes.push_back(fds[1]);
+  }
+  tdmUniqueId id;
+  EXPECT_EQ(tdmGetUniqueId(&id), tdmSuccess);
+  for (int fd : id_pipes) {
+    EXPECT_EQ(write(fd, &id, sizeof id), ssize_t(sizeof id));
+    close(fd);
   }
   std::vector<int> codes;
   for (pid_t pid : pids) {

@@ -31,16 +31,19 @@ struct Json {
   double num = 0;
   std::string str;
   std::vector<Json> items;
-  std::vector<std::pair<std::string, Json>> fields;
+  // An object's members in order, as two lists: std::pair<std::string, Json>
+  // needs Json complete here (clang, so clang-tidy, rejects it).
+  std::vector<std::string> keys;
+  std::vector<Json> values;
 
   const Json& operator[](const std::string& key) const {
-    for (const auto& [k, v] : fields)
-      if (k == key) return v;
+    for (size_t i = 0; i < keys.size(); ++i)
+      if (keys[i] == key) return values[i];
     throw std::runtime_error("no key " + key);
   }
   bool has(const std::string& key) const {
-    for (const auto& f : fields)
-      if (f.first == key) return true;
+    for (const auto& k : keys)
+      if (k == key) return true;
     return false;
   }
 };
@@ -111,7 +114,8 @@ class JsonReader {
       do {
         std::string k = string();
         if (!eat(':')) fail("expected ':'");
-        v.fields.emplace_back(k, value());
+        v.keys.push_back(k);
+        v.values.push_back(value());
       } while (eat(','));
       if (!eat('}')) fail("expected '}'");
     } else if (c == '[') {

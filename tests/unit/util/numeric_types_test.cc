@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <bit>
 #include <cfloat>
 #include <cmath>
 #include <cstdint>
@@ -107,7 +108,7 @@ void check_format(const Format& format) {
     const T t = from_code<T>(c);
     const float w = t.to_float();
     const float converted = static_cast<float>(t);  // the explicit conversion is to_float
-    ASSERT_EQ(std::memcmp(&converted, &w, sizeof(w)), 0) << "code " << c;
+    ASSERT_EQ(std::bit_cast<uint32_t>(converted), std::bit_cast<uint32_t>(w)) << "code " << c;
     if (std::isnan(ref.values[c])) {
       ASSERT_TRUE(std::isnan(w)) << "code " << c;
       continue;

@@ -242,9 +242,9 @@ TEST(Tandemrun, SeparatesStreamsAndFlushesPartialLines) {
 }
 
 TEST(Tandemrun, FailingRankStopsTheJob) {
-  Outcome r = tandemrun({"-n", "3", "--", "/bin/sh", "-c",
-                         "if [ $TANDEM_RANK = 1 ]; then sleep 0.3; exit 3; fi;"
-                         " sleep 30; echo survived"});
+  const char* script =
+      "if [ $TANDEM_RANK = 1 ]; then sleep 0.3; exit 3; fi; sleep 30; echo survived";
+  Outcome r = tandemrun({"-n", "3", "--", "/bin/sh", "-c", script});
   EXPECT_EQ(r.code, 3);
   EXPECT_LT(r.seconds, 10.0);
   EXPECT_NE(r.err.find("tandemrun: rank 1 exited with status 3"), std::string::npos) << r.err;
