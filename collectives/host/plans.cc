@@ -79,7 +79,7 @@ void local_reduce_copy(const plan::Reduction& red, std::byte* dst, const std::by
                        size_t count, bool prescale) {
   if (prescale)
     host::scale(red.type, dst, src, count, red.scalar.data());
-  else if (dst != src)
+  else if (dst != src && count > 0)  // count 0: the buffers may be null
     std::memmove(dst, src, count * red.elem);
   if (red.divisor > 1) host::divide(red.type, dst, count, red.divisor);
 }
@@ -101,7 +101,7 @@ void allreduce_oneshot(Builder& b, const Call& call) {
     std::byte* mine = slots + bytes * team.rank;
     if (prescale)
       host::scale(red.type, mine, src, call.count, red.scalar.data());
-    else
+    else if (bytes > 0)  // count 0: no slots, the buffers may be null
       std::memcpy(mine, src, bytes);
   };
   for (int peer = 0; peer < team.nranks; ++peer) {

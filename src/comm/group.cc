@@ -13,7 +13,6 @@
 namespace tdm::group {
 
 using plan::Call;
-using plan::CallKind;
 
 namespace {
 
