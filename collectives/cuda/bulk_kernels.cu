@@ -140,7 +140,8 @@ __global__ void __launch_bounds__(kThreads)
     return (a.kind == CallKind::kAlltoAll || a.kind == CallKind::kScatter) ? in + p * bytes : in;
   };
   auto dst_for = [&](int p) -> char* {
-    return (a.kind == CallKind::kAllGather || a.kind == CallKind::kAlltoAll || a.kind == CallKind::kGather)
+    return (a.kind == CallKind::kAllGather || a.kind == CallKind::kAlltoAll ||
+            a.kind == CallKind::kGather)
                ? out + p * bytes
                : out;
   };
@@ -203,11 +204,13 @@ int blocks_for(size_t pieces, int max_blocks) {
 cudaError_t launch_bulk(const DevComm& c, const CollArgs& a, cudaStream_t stream) {
   return dispatch_type(a.type, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    if (a.kind == CallKind::kAllReduce || a.kind == CallKind::kReduceScatter || a.kind == CallKind::kReduce) {
+    if (a.kind == CallKind::kAllReduce || a.kind == CallKind::kReduceScatter ||
+        a.kind == CallKind::kReduce) {
       // Allreduce shards are rounded to 16 bytes so every piece stays aligned.
       constexpr size_t V = 16 / sizeof(T);
       size_t shard = a.count;
-      if (a.kind == CallKind::kAllReduce) shard = ((a.count + c.nranks - 1) / c.nranks + V - 1) / V * V;
+      if (a.kind == CallKind::kAllReduce)
+        shard = ((a.count + c.nranks - 1) / c.nranks + V - 1) / V * V;
       const size_t piece = piece_for(shard, sizeof(T), c.slot_bytes, a.channels);
       const int blocks = blocks_for((shard + piece - 1) / piece, a.channels);
       return dispatch_red(a.red, [&](auto red) {

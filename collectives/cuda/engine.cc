@@ -6,8 +6,8 @@
 #include "collectives/cuda/launch.h"
 #include "device/device_query.h"
 #include "device/device_scope.h"
-#include "device/memory.h"
 #include "device/driver.h"
+#include "device/memory.h"
 #include "util/dtype.h"
 #include "util/env.h"
 #include "util/error.h"
@@ -75,8 +75,8 @@ std::unique_ptr<Engine> Engine::create(bootstrap::Bootstrap& boot, int device) {
   TDM_CUDA(cudaMemset(e.local_state_.get(), 0, local_bytes));
   e.error_word_ = device::mapped_host_alloc(sizeof(int));
   *static_cast<volatile int*>(e.error_word_.get()) = 0;
-  TDM_CUDA(cudaHostGetDevicePointer(reinterpret_cast<void**>(&e.error_device_),
-                                    e.error_word_.get(), 0));
+  TDM_CUDA(
+      cudaHostGetDevicePointer(reinterpret_cast<void**>(&e.error_device_), e.error_word_.get(), 0));
   TDM_CUDA(cudaDeviceSynchronize());
   boot.barrier();  // every rank's internal region is zero before anyone writes to it
 
@@ -257,7 +257,8 @@ void Engine::enqueue_p2p(std::span<const plan::Call> calls) {
     P2pOp& op = args.ops[args.nops++];
     op.peer = c.root;
     op.is_send = c.kind == plan::CallKind::kSend;
-    op.buffer = static_cast<char*>(c.kind == plan::CallKind::kSend ? const_cast<void*>(c.send) : c.recv);
+    op.buffer =
+        static_cast<char*>(c.kind == plan::CallKind::kSend ? const_cast<void*>(c.send) : c.recv);
     op.bytes = bytes;
   }
   if (self_sends.size() != self_recvs.size())

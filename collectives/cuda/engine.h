@@ -54,8 +54,8 @@ class Engine {
   bootstrap::Bootstrap& boot_;
   int device_;
   std::unique_ptr<mem::SymmetricHeap> heap_;
-  void* internal_ = nullptr;   // in the heap
-  size_t barrier_offset_ = 0;  // offset of the SHMEM barrier counters in the heap
+  void* internal_ = nullptr;          // in the heap
+  size_t barrier_offset_ = 0;         // offset of the SHMEM barrier counters in the heap
   device::DeviceMemory local_state_;  // not shared
   uint64_t* shmem_local_ = nullptr;
   device::MappedHostMemory error_word_;  // nonzero once a device wait gave up

@@ -14,10 +14,10 @@ namespace tdm::host {
 using plan::Call;
 using plan::CallKind;
 using plan::Op;
-using plan::Team;
 using plan::Plan;
 using plan::Prim;
 using plan::Step;
+using plan::Team;
 
 namespace {
 

@@ -48,9 +48,9 @@ typedef struct tdmShmemDevice {
   /* PE p's heap is at heap + (p - my_pe) * peer_stride when peer_stride != 0
    * (VMM: one contiguous reservation); otherwise at peer_heaps[p]. */
   long long peer_stride;
-  const uintptr_t* peer_heaps; /* device memory, n_pes entries; 0: not load/store reachable */
-  uint64_t* internal_barrier;  /* symmetric: n_pes arrival counters, one per source PE */
-  uint64_t* internal_local;    /* this PE's device-local state (barrier epoch, grid barrier) */
+  const uintptr_t* peer_heaps;   /* device memory, n_pes entries; 0: not load/store reachable */
+  uint64_t* internal_barrier;    /* symmetric: n_pes arrival counters, one per source PE */
+  uint64_t* internal_local;      /* this PE's device-local state (barrier epoch, grid barrier) */
   unsigned long long timeout_ns; /* a device wait longer than this traps (TANDEM_TIMEOUT) */
   int* internal_error;           /* host-mapped: nonzero after a device wait timed out */
 } tdmShmemDevice_t;

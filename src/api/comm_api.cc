@@ -189,7 +189,8 @@ TDM_EXPORT tdmResult_t tdmRedOpCreatePreMulSum(tdmRedOp_t* op, void* scalar, tdm
     if (residence != tdmScalarDevice && residence != tdmScalarHostImmediate)
       throw_error(tdmInvalidArgument, "residence ", static_cast<int>(residence),
                   " is not a tdmScalarResidence_t");
-    if (residence == tdmScalarHostImmediate && device::memory_type(scalar) == device::MemoryType::kCuda)
+    if (residence == tdmScalarHostImmediate &&
+        device::memory_type(scalar) == device::MemoryType::kCuda)
       throw_error(tdmInvalidArgument,
                   "tdmScalarHostImmediate needs the scalar in host memory; use tdmScalarDevice for "
                   "a scalar in CUDA memory");

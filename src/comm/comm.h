@@ -43,11 +43,11 @@ struct Comm : plan::Team {
   // Choices that change what goes on the wire, agreed at init (rank 0's
   // environment wins) so ranks with different settings still match.
   struct Tuning {
-    uint64_t shm_buffer_size;     // TANDEM_SHM_BUFFER_SIZE: ring per shm link
-    uint64_t socket_buffer_size;  // TANDEM_SOCKET_BUFFER_SIZE: staging per socket link
+    uint64_t shm_buffer_size;               // TANDEM_SHM_BUFFER_SIZE: ring per shm link
+    uint64_t socket_buffer_size;            // TANDEM_SOCKET_BUFFER_SIZE: staging per socket link
     plan::HostAllReduceSettings allreduce;  // TANDEM_ONESHOT_MAX_BYTES, TANDEM_ALLREDUCE_ALGO
-    int32_t ranks_per_host;       // TANDEM_RANKS_PER_HOST: 0 = real hosts
-    int32_t shm_disable;          // TANDEM_SHM_DISABLE: sockets between local ranks too
+    int32_t ranks_per_host;                 // TANDEM_RANKS_PER_HOST: 0 = real hosts
+    int32_t shm_disable;                    // TANDEM_SHM_DISABLE: sockets between local ranks too
   } tuning{};
 
   // Symmetric heap, CUDA engine, windows: created at init when every rank

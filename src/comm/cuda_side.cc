@@ -134,8 +134,7 @@ tdmWindow_t register_window(Comm& comm, void* buff, size_t size, bool symmetric)
   if (!has_engine(comm))
     throw_error(tdmInvalidUsage, "windows need the CUDA engine (a CUDA device on every rank)");
   CudaSide& side = *comm.cuda;
-  auto window =
-      mem::Window::create(*comm.boot, side.engine->heap(), comm.cuda_device, buff, size);
+  auto window = mem::Window::create(*comm.boot, side.engine->heap(), comm.cuda_device, buff, size);
   mem::Window* w = window.get();
   if (symmetric) side.engine->add_symmetric_window(w);
   {
@@ -179,9 +178,7 @@ void* window_peer_pointer(tdmWindow_t win, int peer, size_t offset) {
 
 tdmWindowDevice_t window_device(tdmWindow_t win) { return checked_window(win).device_handle(); }
 
-void* shmem_malloc(Comm& comm, size_t size) {
-  return side_of(comm).engine->heap().allocate(size);
-}
+void* shmem_malloc(Comm& comm, size_t size) { return side_of(comm).engine->heap().allocate(size); }
 
 void shmem_free(Comm& comm, void* ptr) { side_of(comm).engine->heap().release(ptr); }
 

@@ -1,7 +1,6 @@
 // The CUDA side of a build without CUDA: no communicator has one, and every
 // entry point says so.
 #include "comm/cuda_side.h"
-
 #include "util/error.h"
 
 namespace tdm {

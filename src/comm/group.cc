@@ -105,7 +105,7 @@ void run(std::span<const Call> all) {
     // Partial traffic may sit in the links: the communicators cannot be trusted any more.
     for (plan::Team* team : teams)
       comm_of(*team).async_error.record(e.code() == tdmInvalidUsage ? tdmRemoteError : e.code(),
-                                         e.what());
+                                        e.what());
     throw;
   }
 }

@@ -10,8 +10,8 @@ template <typename F>
 void resolve(F& fn, const char* symbol) {
   void* address = nullptr;
   cudaDriverEntryPointQueryResult status{};
-  cudaError_t err = cudaGetDriverEntryPointByVersion(symbol, &address, 12000, cudaEnableDefault,
-                                                     &status);
+  cudaError_t err =
+      cudaGetDriverEntryPointByVersion(symbol, &address, 12000, cudaEnableDefault, &status);
   if (err != cudaSuccess || status != cudaDriverEntryPointSuccess || address == nullptr) {
     cudaGetLastError();
     throw_error(tdmUnhandledCudaError, "the CUDA driver does not provide ", symbol,

@@ -37,8 +37,8 @@ bool vmm_supported(int device) {
     CUdevice dev = 0;
     int vmm = 0, fd = 0;
     if (d.cuDeviceGet(&dev, device) != CUDA_SUCCESS ||
-        d.cuDeviceGetAttribute(&vmm, CU_DEVICE_ATTRIBUTE_VIRTUAL_MEMORY_MANAGEMENT_SUPPORTED, dev) !=
-            CUDA_SUCCESS ||
+        d.cuDeviceGetAttribute(&vmm, CU_DEVICE_ATTRIBUTE_VIRTUAL_MEMORY_MANAGEMENT_SUPPORTED,
+                               dev) != CUDA_SUCCESS ||
         d.cuDeviceGetAttribute(&fd, CU_DEVICE_ATTRIBUTE_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR_SUPPORTED,
                                dev) != CUDA_SUCCESS)
       return false;

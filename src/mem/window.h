@@ -19,8 +19,8 @@ class SymmetricHeap;
 class Window {
  public:
   // Collective over the bootstrap's ranks; `heap` lends its FD channel.
-  static std::unique_ptr<Window> create(bootstrap::Bootstrap& boot, SymmetricHeap& heap,
-                                        int device, void* buff, size_t size);
+  static std::unique_ptr<Window> create(bootstrap::Bootstrap& boot, SymmetricHeap& heap, int device,
+                                        void* buff, size_t size);
   ~Window();
   Window(const Window&) = delete;
   Window& operator=(const Window&) = delete;

@@ -55,8 +55,8 @@ HostAllReduceSettings host_allreduce_settings_from_env() {
   return s;
 }
 
-HostAllReduce choose_host_allreduce(const HostAllReduceSettings& settings, size_t bytes,
-                                    int nranks, int nhosts) {
+HostAllReduce choose_host_allreduce(const HostAllReduceSettings& settings, size_t bytes, int nranks,
+                                    int nhosts) {
   if (settings.forced >= 0) return static_cast<HostAllReduce>(settings.forced);
   if (bytes <= settings.oneshot_max_bytes) return HostAllReduce::kOneShot;
   const bool spans_hosts = nhosts > 1;
@@ -86,13 +86,12 @@ CudaSettings cuda_settings_from_env(int nranks) {
   // one-shot traffic grows with n, and 256 KiB bounds the LL area.
   const uint64_t default_ll = nranks <= 2 ? 1 << 20 : 256 << 10;
   s.ll_max_bytes = align_up(env::get_size("TANDEM_CUDA_LL_MAX_BYTES", default_ll), 8);
-  s.forced = static_cast<int32_t>(forced_from_env(
-      "TANDEM_CUDA_ALLREDUCE_ALGO",
-      {{"auto", CudaAllReduce::kAuto},
-       {"oneshot", CudaAllReduce::kOneShot},
-       {"twoshot", CudaAllReduce::kTwoShot},
-       {"pipelined", CudaAllReduce::kPipelined}},
-      CudaAllReduce::kAuto));
+  s.forced = static_cast<int32_t>(forced_from_env("TANDEM_CUDA_ALLREDUCE_ALGO",
+                                                  {{"auto", CudaAllReduce::kAuto},
+                                                   {"oneshot", CudaAllReduce::kOneShot},
+                                                   {"twoshot", CudaAllReduce::kTwoShot},
+                                                   {"pipelined", CudaAllReduce::kPipelined}},
+                                                  CudaAllReduce::kAuto));
   // One-shot moves (n - 1) x the message out of every rank, two-shot about
   // 2x, in two dependent LL phases: with 2 ranks one-shot always wins; with
   // more, two-shot takes over above 64 KiB (a first guess: only 2 GPUs were

@@ -29,8 +29,8 @@ struct HostAllReduceSettings {
 HostAllReduceSettings host_allreduce_settings_from_env();
 // Forced, else one-shot up to oneshot_max_bytes, hierarchical when ranks span
 // hosts and share some, ring otherwise.
-HostAllReduce choose_host_allreduce(const HostAllReduceSettings& settings, size_t bytes,
-                                    int nranks, int nhosts);
+HostAllReduce choose_host_allreduce(const HostAllReduceSettings& settings, size_t bytes, int nranks,
+                                    int nhosts);
 
 // ---- device memory ----
 

@@ -32,25 +32,25 @@ enum class Blocks : unsigned char {
 
 // The in-place form NCCL allows (any other overlap of the buffers is refused).
 enum class InPlace : unsigned char {
-  kNever,             // send/recv: one buffer only
-  kSameBuffer,        // sendbuff == recvbuff
+  kNever,               // send/recv: one buffer only
+  kSameBuffer,          // sendbuff == recvbuff
   kSendIsOwnRecvBlock,  // sendbuff == recvbuff + rank * block (allgather, gather)
   kRecvIsOwnSendBlock,  // recvbuff == sendbuff + rank * block (reduce-scatter, scatter)
 };
 
 // nccl-tests' factor from algorithm bandwidth to bus bandwidth.
 enum class BusFactor : unsigned char {
-  kOne,               // busbw = algbw
-  kRanksMinusOne,     // busbw = algbw * (n - 1) / n
+  kOne,                // busbw = algbw
+  kRanksMinusOne,      // busbw = algbw * (n - 1) / n
   kTwiceRanksMinusOne  // busbw = algbw * 2 (n - 1) / n
 };
 
 struct CallFacts {
   CallKind kind;
-  const char* name;      // as in NCCL's function names, without the prefix
-  bool reduces;          // takes a reduction op
-  bool rooted;           // takes a root rank
-  bool point_to_point;   // takes a peer rank
+  const char* name;     // as in NCCL's function names, without the prefix
+  bool reduces;         // takes a reduction op
+  bool rooted;          // takes a root rank
+  bool point_to_point;  // takes a peer rank
   Blocks send;
   Blocks recv;
   InPlace in_place;
@@ -74,8 +74,10 @@ inline constexpr CallFacts kCallFacts[kNumCallKinds] = {
      InPlace::kSendIsOwnRecvBlock, BusFactor::kRanksMinusOne},
     {CallKind::kScatter, "Scatter", false, true, false, Blocks::kRanksAtRoot, Blocks::kOne,
      InPlace::kRecvIsOwnSendBlock, BusFactor::kRanksMinusOne},
-    {CallKind::kSend, "Send", false, false, true, Blocks::kOne, Blocks::kNone, InPlace::kNever, BusFactor::kOne},
-    {CallKind::kRecv, "Recv", false, false, true, Blocks::kNone, Blocks::kOne, InPlace::kNever, BusFactor::kOne},
+    {CallKind::kSend, "Send", false, false, true, Blocks::kOne, Blocks::kNone, InPlace::kNever,
+     BusFactor::kOne},
+    {CallKind::kRecv, "Recv", false, false, true, Blocks::kNone, Blocks::kOne, InPlace::kNever,
+     BusFactor::kOne},
 };
 
 constexpr bool facts_in_kind_order() {

@@ -11,8 +11,8 @@ enum class ReduceKind : int { kSum = 0, kProd = 1, kMax = 2, kMin = 3 };
 
 struct ReductionOf {
   ReduceKind kind = ReduceKind::kSum;
-  int divisor = 0;       // avg: divide the final result by this (0: none)
-  bool premul = false;   // premulsum: scale each rank's input by the op's scalar
+  int divisor = 0;      // avg: divide the final result by this (0: none)
+  bool premul = false;  // premulsum: scale each rank's input by the op's scalar
 };
 
 // `op` as validated by the API: built in, or a live premulsum op (>= tdmNumOps).

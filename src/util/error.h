@@ -12,8 +12,7 @@ namespace tdm {
 
 class Error : public std::runtime_error {
  public:
-  Error(tdmResult_t code, std::string message)
-      : std::runtime_error(message), code_(code) {}
+  Error(tdmResult_t code, std::string message) : std::runtime_error(message), code_(code) {}
   tdmResult_t code() const { return code_; }
 
  private:

@@ -111,8 +111,7 @@ TDM_TEST_HD inline uint64_t encode(const FloatFormat& f, double v) {
     r >>= 1;
     ++e;
   }
-  const uint64_t code =
-      static_cast<uint64_t>(e + f.bias()) << f.mant_bits | (r & f.mant_all());
+  const uint64_t code = static_cast<uint64_t>(e + f.bias()) << f.mant_bits | (r & f.mant_all());
   return sign | (code > f.max_code() ? overflow : code);
 }
 

@@ -19,9 +19,9 @@
 
 namespace tdm::test {
 
-inline constexpr const char* kLocalRankVariables[] = {
-    "TANDEM_LOCAL_RANK", "LOCAL_RANK", "OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID",
-    "SLURM_LOCALID"};
+inline constexpr const char* kLocalRankVariables[] = {"TANDEM_LOCAL_RANK", "LOCAL_RANK",
+                                                      "OMPI_COMM_WORLD_LOCAL_RANK",
+                                                      "MPI_LOCALRANKID", "SLURM_LOCALID"};
 
 // This process's local rank from the environment (see above).
 int local_rank();
@@ -47,8 +47,8 @@ inline int choose_device(std::string* error = nullptr) {
   const int device = device_for_local_rank(count);
   e = cudaSetDevice(device);
   if (e != cudaSuccess) {
-    if (error) *error = "cudaSetDevice(" + std::to_string(device) + ") failed: " +
-                        cudaGetErrorString(e);
+    if (error)
+      *error = "cudaSetDevice(" + std::to_string(device) + ") failed: " + cudaGetErrorString(e);
     return -1;
   }
   return device;

@@ -7,8 +7,8 @@
 #include <numeric>
 #include <vector>
 
-#include "tests/common/thread_ranks.h"
 #include "plan/team.h"
+#include "tests/common/thread_ranks.h"
 
 namespace tdm::testing {
 

@@ -43,9 +43,7 @@ static_assert(sizeof(kTypeTraits) / sizeof(kTypeTraits[0]) == tdmNumTypes,
 constexpr const TypeTraits& traits(tdmDataType_t t) { return kTypeTraits[t]; }
 constexpr size_t type_size(tdmDataType_t t) { return traits(t).size; }
 constexpr bool is_float(tdmDataType_t t) { return traits(t).kind == Kind::kFloat; }
-constexpr bool is_signed_int(tdmDataType_t t) {
-  return traits(t).kind == Kind::kSigned;
-}
+constexpr bool is_signed_int(tdmDataType_t t) { return traits(t).kind == Kind::kSigned; }
 // 2^-(mantissa bits + 1); 0 for integers.
 constexpr double unit_roundoff(tdmDataType_t t) {
   return is_float(t) ? traits(t).format.unit_roundoff() : 0.0;

@@ -19,8 +19,8 @@ struct GpuWorld {
   tdmComm_t comm = nullptr;
   int rank = 0;
   int size = 1;
-  int device = -1;   // this process's GPU
-  int devices = 0;   // GPUs visible
+  int device = -1;  // this process's GPU
+  int devices = 0;  // GPUs visible
 };
 
 // False, with the reason on stderr, when there is no GPU or the communicator

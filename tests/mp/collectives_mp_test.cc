@@ -11,9 +11,9 @@
 #include <random>
 #include <sstream>
 
+#include "mp_common.h"
 #include "tests/common/reference.h"
 #include "tests/common/seeded_data.h"
-#include "mp_common.h"
 
 namespace {
 

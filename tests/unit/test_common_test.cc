@@ -83,7 +83,7 @@ TEST(Types, Codes) {
   EXPECT_EQ(encode(tdmFloat16, 1.0), 0x3c00u);
   EXPECT_EQ(encode(tdmBfloat16, -2.0), 0xc000u);
   EXPECT_EQ(encode(tdmFloat8e4m3, 448.0), 0x7eu);
-  EXPECT_EQ(encode(tdmFloat8e5m2, 1e9), 0x7bu);  // fp8 saturates
+  EXPECT_EQ(encode(tdmFloat8e5m2, 1e9), 0x7bu);     // fp8 saturates
   EXPECT_EQ(encode(tdmFloat16, 65520.0), 0x7c00u);  // fp16 overflows to infinity
   EXPECT_EQ(encode(tdmInt8, -1.0), 0xffu);
   EXPECT_EQ(decode(tdmInt8, 0xff), -1.0);
@@ -97,12 +97,12 @@ TEST(Reference, Integers) {
   const uint64_t in[] = {0xff, 0x02, 0x80};  // int8: -1, 2, -128
   auto input = [&](int r) { return in[r]; };
   auto scalar = [](int r) { return static_cast<uint64_t>(r + 1); };
-  EXPECT_EQ(reduce_int(tdmInt8, tdmSum, 3, input, scalar), 0x81u);   // -127
+  EXPECT_EQ(reduce_int(tdmInt8, tdmSum, 3, input, scalar), 0x81u);  // -127
   EXPECT_EQ(reduce_int(tdmInt8, tdmMax, 3, input, scalar), 0x02u);
   EXPECT_EQ(reduce_int(tdmInt8, tdmMin, 3, input, scalar), 0x80u);
   EXPECT_EQ(reduce_int(tdmUint8, tdmMax, 3, input, scalar), 0xffu);
-  EXPECT_EQ(reduce_int(tdmInt8, tdmProd, 3, input, scalar), 0x00u);  // -1 * 2 * -128 = 256
-  EXPECT_EQ(reduce_int(tdmInt8, tdmAvg, 3, input, scalar), 0xd6u);   // -127 / 3 = -42
+  EXPECT_EQ(reduce_int(tdmInt8, tdmProd, 3, input, scalar), 0x00u);     // -1 * 2 * -128 = 256
+  EXPECT_EQ(reduce_int(tdmInt8, tdmAvg, 3, input, scalar), 0xd6u);      // -127 / 3 = -42
   EXPECT_EQ(reduce_int(tdmInt8, kPreMulSum, 3, input, scalar), 0x83u);  // -1 + 4 - 384 = -381
 }
 

@@ -170,8 +170,7 @@ void Bench::fillRandom(const TypeInfo& t) {
   for (std::byte* dst : {send_, recv_}) {
     const uint64_t seed = tdm::test::mix64(++rep_ ^ (static_cast<uint64_t>(rank_) << 32));
     perf::fillRandom(t, stage_.get(), n, seed);
-    CUDACHECK(
-        cudaMemcpyAsync(dst, stage_.get(), n * t.size, cudaMemcpyHostToDevice, mem_.stream));
+    CUDACHECK(cudaMemcpyAsync(dst, stage_.get(), n * t.size, cudaMemcpyHostToDevice, mem_.stream));
     sync();  // stage_ is reused for the next buffer
   }
 }

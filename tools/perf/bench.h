@@ -11,12 +11,11 @@
 
 #include "common.h"
 #include "data.h"
+#include "nccl_peer.h"  // declarations only: PeerLib is named in CUDA-less builds too
 #include "options.h"
 #include "report.h"
 #include "resources.h"
 #include "types.h"
-
-#include "nccl_peer.h"  // declarations only: PeerLib is named in CUDA-less builds too
 #if TANDEM_HAVE_CUDA
 #include "device.h"
 #endif

@@ -16,11 +16,10 @@
 #include <string>
 
 #include "bench.h"
+#include "nccl_peer.h"  // declarations only: PeerLib is named in CUDA-less builds too
 #include "options.h"
 #include "resources.h"
 #include "tests/common/device_choice.h"
-
-#include "nccl_peer.h"  // declarations only: PeerLib is named in CUDA-less builds too
 #if TANDEM_HAVE_CUDA
 #include "device.h"
 #endif

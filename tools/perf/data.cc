@@ -18,13 +18,13 @@ double preMulScalar(const TypeInfo& t, int rank) {
 
 DataModel::DataModel(const TypeInfo& t, bool hasOp, int op, int nranks, uint64_t seed)
     : t_(t), op_(op), nranks_(nranks), seed_(seed) {
-  pattern_ = !hasOp            ? Pattern::kCopy
-             : op == tdmSum    ? Pattern::kSum
-             : op == tdmProd   ? Pattern::kProd
-             : op == tdmMax    ? Pattern::kMinMax
-             : op == tdmMin    ? Pattern::kMinMax
-             : op == tdmAvg    ? Pattern::kAvg
-                               : Pattern::kPreMul;
+  pattern_ = !hasOp          ? Pattern::kCopy
+             : op == tdmSum  ? Pattern::kSum
+             : op == tdmProd ? Pattern::kProd
+             : op == tdmMax  ? Pattern::kMinMax
+             : op == tdmMin  ? Pattern::kMinMax
+             : op == tdmAvg  ? Pattern::kAvg
+                             : Pattern::kPreMul;
   mask_ = widthMask(t.size);
   if (t.kind == Kind::kFloat) {
     const double n = nranks;

@@ -9,9 +9,8 @@
 #include <cstring>
 #include <fstream>
 
-#include "resources.h"
-
 #include "nccl_peer.h"  // declarations only: PeerLib is named in CUDA-less builds too
+#include "resources.h"
 #if TANDEM_HAVE_CUDA
 #include "device.h"
 #endif
@@ -277,8 +276,7 @@ bool Report::footer(const char* prog, int errors, int peerErrors) const {
       std::printf("# Avg Tandem/MPI busbw : %g\n", ratioCount_ ? ratioSum_ / ratioCount_ : 0);
     }
     if (nccl_) {
-      std::printf("# NCCL out of bounds values: %d %s\n", peerErrors,
-                  peerErrors ? "FAILED" : "OK");
+      std::printf("# NCCL out of bounds values: %d %s\n", peerErrors, peerErrors ? "FAILED" : "OK");
       std::printf("# Avg NCCL bus bandwidth: %g\n", peerBwCount_ ? peerBwSum_ / peerBwCount_ : 0);
       std::printf("# Avg Tandem/NCCL busbw : %g\n", ratioCount_ ? ratioSum_ / ratioCount_ : 0);
     }

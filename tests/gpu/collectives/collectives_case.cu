@@ -8,9 +8,9 @@ namespace collectives_gpu_test {
 // ---- data types (the harness's codecs, tests/common) ----
 
 // Names in gtest's parameter names, indexed by tdmDataType_t.
-constexpr const char* kTypeNames[tdmNumTypes] = {
-    "int8",    "uint8",   "int32",    "uint32",     "int64",     "uint64",
-    "float16", "float32", "float64", "bfloat16", "float8e4m3", "float8e5m2"};
+constexpr const char* kTypeNames[tdmNumTypes] = {"int8",    "uint8",    "int32",      "uint32",
+                                                 "int64",   "uint64",   "float16",    "float32",
+                                                 "float64", "bfloat16", "float8e4m3", "float8e5m2"};
 const char* type_name(tdmDataType_t t) { return kTypeNames[t]; }
 
 uint64_t poison_bits(tdmDataType_t t) { return truncate(t, 0xA5A5A5A5A5A5A5A5ULL); }

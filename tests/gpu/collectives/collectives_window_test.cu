@@ -67,8 +67,7 @@ TEST_P(Window, PeerPointersAndCollectives) {
   host_barrier();
   uint64_t landed = 0;
   CUDA_OK(cudaMemcpy(&landed, buf + 64 * ((me + n - 1) % n), 8, cudaMemcpyDeviceToHost));
-  EXPECT_EQ(landed, fmix64(g_world.seeds[(me + n - 1) % n] + 17))
-      << "written by the previous rank";
+  EXPECT_EQ(landed, fmix64(g_world.seeds[(me + n - 1) % n] + 17)) << "written by the previous rank";
   host_barrier();
 
   // The window's memory as collective buffers (halves of the window). With

@@ -9,8 +9,8 @@
 #include <thread>
 #include <vector>
 
-#include "tests/common/scoped_env.h"
 #include "tandem/tandem.h"
+#include "tests/common/scoped_env.h"
 
 namespace {
 

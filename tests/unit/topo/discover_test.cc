@@ -1,8 +1,9 @@
 // Probing the machine the test runs on (CI: no GPU, maybe no NUMA, maybe no
 // verbs): it must work with whatever is there. Plus the sysfs/PCI helpers.
+#include "topo/discover.h"
+
 #include <gtest/gtest.h>
 
-#include "topo/discover.h"
 #include "topo/internal.h"
 #include "topo/topology.h"
 

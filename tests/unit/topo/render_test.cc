@@ -1,5 +1,7 @@
 // tandem-topo's outputs: tree, matrix, JSON (checked against the documented
 // schema with a small JSON reader) and DOT.
+#include "topo/render.h"
+
 #include <gtest/gtest.h>
 
 #include <cctype>
@@ -8,7 +10,6 @@
 #include <memory>
 #include <sstream>
 
-#include "topo/render.h"
 #include "topo/topology.h"
 
 namespace tdm::topo {

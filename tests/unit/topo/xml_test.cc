@@ -1,9 +1,10 @@
 // The in-tree XML reader/writer used for NCCL topology files.
+#include "topo/xml.h"
+
 #include <gtest/gtest.h>
 
 #include <string>
 
-#include "topo/xml.h"
 #include "util/error.h"
 
 namespace tdm::topo::xml {

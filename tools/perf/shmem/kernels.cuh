@@ -10,9 +10,9 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "shmem_options.h"
 #include "tandem/device/shmem.cuh"
 #include "tandem/shmem.h"
-#include "shmem_options.h"
 #include "tests/common/seeded_data.h"
 
 namespace shmem_perf {

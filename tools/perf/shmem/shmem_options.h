@@ -34,7 +34,7 @@ struct Options {
   bool any_bandwidth() const { return wants("put_bw") || wants("get_bw") || wants("ce_bw"); }
 };
 
-constexpr size_t kGuard = 256;                           // bytes after each transfer that must stay poisoned
+constexpr size_t kGuard = 256;  // bytes after each transfer that must stay poisoned
 constexpr double kBatchBytes = 4.0 * (size_t(1) << 30);  // cap of one bandwidth batch
 constexpr size_t kAlign = 256;  // tdmShmemMalloc's alignment, and that of every region
 // Bandwidth rows rotate over regions covering this much (see Rotation): far

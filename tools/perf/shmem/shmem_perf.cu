@@ -53,7 +53,7 @@ using namespace shmem_perf;
 namespace cu = tandem::perf::cuda;
 using tandem::perf::median;
 
-constexpr int kHelperThreads = 256;                      // fill and check kernels
+constexpr int kHelperThreads = 256;               // fill and check kernels
 constexpr size_t kHeapReserve = size_t(1) << 20;  // left free of the heap for the small buffers
 
 int g_rank = -1;             // for error messages; set once the communicator exists

@@ -16,8 +16,8 @@
 #include <vector>
 
 #include "collectives/host/executor.h"
-#include "tests/common/thread_team.h"
 #include "plan/team.h"
+#include "tests/common/thread_team.h"
 
 namespace tdm::host {
 namespace {
