@@ -57,7 +57,14 @@ std::string segment_name(uint64_t nonce, int rank, uint64_t serial) {
   return text;
 }
 
-size_t slot_bytes(size_t capacity) { return sizeof(RingControl) + capacity; }
+// One ring per slot: its control block, then its data. The stride keeps every
+// control block at its alignment whatever the capacity (UBSan caught a
+// misaligned one with a capacity of 1000 bytes; the communicator's are page
+// multiples).
+size_t slot_bytes(size_t capacity) {
+  constexpr size_t align = alignof(RingControl);
+  return sizeof(RingControl) + (capacity + align - 1) / align * align;
+}
 
 Mapping map_segment(const std::string& name, size_t size, bool create) {
   int flags = O_RDWR | (create ? O_CREAT | O_EXCL : 0);
