@@ -358,15 +358,20 @@ void alltoall_direct(Builder& b, const Call& call) {
   const size_t bytes = call.count * b.elem();
   const std::byte* src = bytes_of(call.send);
   std::byte* dst = bytes_of(call.recv);
-  if (src == dst && bytes > 0) {
-    // In place: receives would overwrite blocks not sent yet, so send from a copy.
-    auto& copy = b.plan.scratch.emplace_back(src, src + bytes * team.nranks);
-    src = copy.data();
-  }
   Step step;
-  const std::byte* own_src = src + bytes * team.rank;
-  std::byte* own_dst = dst + bytes * team.rank;
-  if (bytes > 0) step.local = [=] { std::memcpy(own_dst, own_src, bytes); };
+  if (src == dst && bytes > 0) {
+    // In place: receives would overwrite blocks not sent yet, so send from a
+    // copy of the buffer, taken when the call runs (an earlier call of the
+    // same group may still write the buffer) into the team's staging.
+    const size_t total = bytes * team.nranks;
+    std::byte* copy = b.plan.staging.emplace_back(team.scratch.take(total)).data();
+    step.local = [copy, dst, total] { std::memcpy(copy, dst, total); };
+    src = copy;
+  } else if (bytes > 0) {
+    const std::byte* own_src = src + bytes * team.rank;
+    std::byte* own_dst = dst + bytes * team.rank;
+    step.local = [=] { std::memcpy(own_dst, own_src, bytes); };
+  }
   // Start with the nearest peers in both directions so traffic spreads evenly.
   for (int d = 1; d < team.nranks; ++d) {
     int to = (team.rank + d) % team.nranks;

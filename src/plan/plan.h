@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "plan/reduction.h"
+#include "plan/scratch_pool.h"
 #include "tandem/tandem.h"
 
 namespace tdm::plan {
@@ -69,6 +70,7 @@ struct Plan {
   Reduction reduction;
   std::vector<Step> steps;
   std::vector<std::vector<std::byte>> scratch;  // buffers the steps point into
+  std::vector<ScratchPool::Lease> staging;      // the same, borrowed from the team's pool
   // Executor state.
   size_t step = 0;
   bool step_started = false;

@@ -315,5 +315,45 @@ TEST(HostPlans, PointToPointAmongAllRanks) {
   testing::expect_no_errors(errors);
 }
 
+// An in-place all-to-all queued behind a broadcast into the same buffer, both
+// planned before either runs (as in a group): the all-to-all must send what
+// the broadcast left there, not what the buffer held when it was planned.
+// Three rounds of different sizes, so the team's staging is reused.
+TEST(HostPlans, InPlaceAlltoAllSendsWhatEarlierCallsOfItsGroupWrote) {
+  const uint64_t seed = testing::fresh_seed();
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  const int n = 3;
+  auto errors = testing::with_teams({n, 4096, {}, {}}, [&](int me, Team& team) {
+    for (size_t count : {size_t(1000), size_t(17), size_t(4099)}) {
+      const auto root_data = input<int32_t>(seed + count, 0, count * size_t(n), -1000, 1000);
+      std::vector<int32_t> buffer =
+          me == 0 ? root_data : std::vector<int32_t>(count * size_t(n), -7);
+      Call bcast;
+      bcast.kind = CallKind::kBroadcast;
+      bcast.team = &team;
+      bcast.type = tdmInt32;
+      bcast.count = count * size_t(n);
+      bcast.root = 0;
+      bcast.send = buffer.data();
+      bcast.recv = buffer.data();
+      Call alltoall = bcast;
+      alltoall.kind = CallKind::kAlltoAll;
+      alltoall.count = count;
+      std::vector<std::vector<plan::Plan>> queues(1);
+      queues[0].push_back(build_collective(bcast));
+      queues[0].push_back(build_collective(alltoall));
+      execute(queues);
+      // Every rank held root_data; block r of the result is block me of rank r's.
+      for (int r = 0; r < n; ++r)
+        for (size_t i = 0; i < count; ++i)
+          if (buffer[size_t(r) * count + i] != root_data[size_t(me) * count + i])
+            throw std::runtime_error("count " + std::to_string(count) + ": block " +
+                                     std::to_string(r) + " element " + std::to_string(i) +
+                                     " is not what the broadcast left");
+    }
+  });
+  testing::expect_no_errors(errors);
+}
+
 }  // namespace
 }  // namespace tdm::host
