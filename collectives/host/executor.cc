@@ -47,8 +47,52 @@ void finish(const plan::Reduction& red, std::byte* data, size_t n) {
   if (red.divisor > 1) divide(red.type, data, n / red.elem, red.divisor);
 }
 
+// kExchangeInPlace: sends first, so a byte leaves the block before the peer's
+// byte lands on it, and receives only what was already sent. Both sides do
+// the same, so each can always receive while the other has sent more than it
+// received: the exchange progresses whatever the ring sizes.
+bool progress_exchange(const Plan& p, Op& op) {
+  plan::Team& team = *p.team;
+  transport::Link& in_link = team.link(op.recv_peer);
+  transport::Link& out_link = team.link(op.send_peer);
+  in_link.progress();
+  bool moved = false;
+  while (op.sent < op.bytes) {
+    std::span<std::byte> out = out_link.send_space();
+    const size_t n = std::min({op.bytes - op.sent, turn_bytes(), out.size()});
+    if (n == 0) break;
+    std::memcpy(out.data(), op.dst + op.sent, n);
+    out_link.send_commit(n);
+    op.sent += n;
+    moved = true;
+  }
+  const size_t pad = pad_of(op.bytes);
+  if (op.sent == op.bytes && !op.sent_padded && out_link.send_space().size() >= pad) {
+    if (pad) out_link.send_commit(pad);
+    op.sent_padded = true;
+    moved = true;
+  }
+  while (op.done < op.sent) {
+    std::span<const std::byte> in = in_link.recv_data();
+    const size_t n = std::min({op.sent - op.done, turn_bytes(), in.size()});
+    if (n == 0) break;
+    std::memcpy(op.dst + op.done, in.data(), n);
+    in_link.recv_release(n);
+    op.done += n;
+    moved = true;
+  }
+  if (op.done == op.bytes && op.sent_padded && !op.padded && in_link.recv_data().size() >= pad) {
+    if (pad) in_link.recv_release(pad);
+    op.padded = true;
+    moved = true;
+  }
+  moved |= out_link.progress();
+  return moved;
+}
+
 // Moves what the links allow for one op; returns true if any byte moved.
 bool progress_op(const Plan& p, Op& op) {
+  if (op.prim == Prim::kExchangeInPlace) return progress_exchange(p, op);
   plan::Team& team = *p.team;
   const plan::Reduction& red = p.reduction;
   transport::Link* in_link = plan::uses_inbound(op.prim) ? &team.link(op.recv_peer) : nullptr;
@@ -96,6 +140,8 @@ bool progress_op(const Plan& p, Op& op) {
       case Prim::kRecvCopySend:
         std::memcpy(dst, in.data(), n);
         std::memcpy(out.data(), in.data(), n);
+        break;
+      case Prim::kExchangeInPlace:  // progress_exchange
         break;
     }
     if (in_link) in_link->recv_release(n);

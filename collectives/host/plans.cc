@@ -355,27 +355,30 @@ void scatter_direct(Builder& b, const Call& call) {
 
 void alltoall_direct(Builder& b, const Call& call) {
   Team& team = b.team;
+  const int n = team.nranks, me = team.rank;
   const size_t bytes = call.count * b.elem();
   const std::byte* src = bytes_of(call.send);
   std::byte* dst = bytes_of(call.recv);
-  Step step;
-  if (src == dst && bytes > 0) {
-    // In place: receives would overwrite blocks not sent yet, so send from a
-    // copy of the buffer, taken when the call runs (an earlier call of the
-    // same group may still write the buffer) into the team's staging.
-    const size_t total = bytes * team.nranks;
-    std::byte* copy = b.plan.staging.emplace_back(team.scratch.take(total)).data();
-    step.local = [copy, dst, total] { std::memcpy(copy, dst, total); };
-    src = copy;
-  } else if (bytes > 0) {
-    const std::byte* own_src = src + bytes * team.rank;
-    std::byte* own_dst = dst + bytes * team.rank;
-    step.local = [=] { std::memcpy(own_dst, own_src, bytes); };
+  if (src == dst) {
+    // In place: pairwise exchanges, one peer per step (at step s rank r meets
+    // (s - r) mod n, who meets r), each block sent before the peer's block
+    // lands on it, so the buffer is never copied. Every pair meets once, in
+    // the same step order on both sides.
+    for (int s = 0; s < n && bytes > 0; ++s) {
+      const int peer = ((s - me) % n + n) % n;
+      if (peer != me)
+        b.add(make_op(Prim::kExchangeInPlace, peer, peer, nullptr, dst + bytes * peer, bytes));
+    }
+    return;
   }
+  Step step;
+  const std::byte* own_src = src + bytes * me;
+  std::byte* own_dst = dst + bytes * me;
+  if (bytes > 0) step.local = [=] { std::memcpy(own_dst, own_src, bytes); };
   // Start with the nearest peers in both directions so traffic spreads evenly.
-  for (int d = 1; d < team.nranks; ++d) {
-    int to = (team.rank + d) % team.nranks;
-    int from = (team.rank - d + team.nranks) % team.nranks;
+  for (int d = 1; d < n; ++d) {
+    int to = (me + d) % n;
+    int from = (me - d + n) % n;
     step.ops.push_back(make_op(Prim::kSend, -1, to, src + bytes * to, nullptr, bytes));
     step.ops.push_back(make_op(Prim::kRecv, from, -1, nullptr, dst + bytes * from, bytes));
   }

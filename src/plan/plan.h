@@ -11,7 +11,6 @@
 #include <vector>
 
 #include "plan/reduction.h"
-#include "plan/scratch_pool.h"
 #include "tandem/tandem.h"
 
 namespace tdm::plan {
@@ -27,6 +26,9 @@ enum class Prim : uint8_t {
   kRecvReduceSend,      // src (+) in -> out
   kRecvReduceCopySend,  // src (+) in -> dst, dst -> out
   kRecvCopySend,        // in -> dst, in -> out
+  // In place with one peer: dst -> out and in -> dst over the same bytes,
+  // never receiving a byte before it was sent (in-place all-to-all).
+  kExchangeInPlace,
 };
 
 struct Op {
@@ -41,12 +43,14 @@ struct Op {
   // Progress, owned by the executor.
   size_t done = 0;
   bool padded = false;
+  size_t sent = 0;           // kExchangeInPlace: bytes sent so far (done: received)
+  bool sent_padded = false;  // kExchangeInPlace: the outbound message is complete
 };
 
 inline bool uses_inbound(Prim p) { return p != Prim::kSend; }
 inline bool uses_outbound(Prim p) {
   return p == Prim::kSend || p == Prim::kRecvReduceSend || p == Prim::kRecvReduceCopySend ||
-         p == Prim::kRecvCopySend;
+         p == Prim::kRecvCopySend || p == Prim::kExchangeInPlace;
 }
 
 struct Step {
@@ -70,7 +74,6 @@ struct Plan {
   Reduction reduction;
   std::vector<Step> steps;
   std::vector<std::vector<std::byte>> scratch;  // buffers the steps point into
-  std::vector<ScratchPool::Lease> staging;      // the same, borrowed from the team's pool
   // Executor state.
   size_t step = 0;
   bool step_started = false;

@@ -11,7 +11,6 @@
 
 #include "bootstrap/bootstrap.h"
 #include "plan/algorithm_choice.h"
-#include "plan/scratch_pool.h"
 #include "transports/transport.h"
 
 namespace tdm::plan {
@@ -36,7 +35,6 @@ struct Team {
   // more ranks than it has cores (the peer we wait for may need our core).
   unsigned spin_before_yield = 1000;
   HostAllReduceSettings allreduce{};  // agreed at init (rank 0's environment)
-  ScratchPool scratch;                // staging the host plans borrow, kept between calls
 
   transport::Link& link(int peer) const { return *links[peer]; }
   int host() const { return host_of_rank[rank]; }

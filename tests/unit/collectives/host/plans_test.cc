@@ -318,7 +318,8 @@ TEST(HostPlans, PointToPointAmongAllRanks) {
 // An in-place all-to-all queued behind a broadcast into the same buffer, both
 // planned before either runs (as in a group): the all-to-all must send what
 // the broadcast left there, not what the buffer held when it was planned.
-// Three rounds of different sizes, so the team's staging is reused.
+// Three sizes, one odd, through rings of 4 KiB: the pairwise exchanges wrap
+// the rings many times.
 TEST(HostPlans, InPlaceAlltoAllSendsWhatEarlierCallsOfItsGroupWrote) {
   const uint64_t seed = testing::fresh_seed();
   SCOPED_TRACE("seed " + std::to_string(seed));
