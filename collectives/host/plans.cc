@@ -353,18 +353,26 @@ void scatter_direct(Builder& b, const Call& call) {
   b.plan.steps.push_back(std::move(step));
 }
 
+// In-place all-to-all of up to this many bytes (the whole buffer) copies it
+// and exchanges with every peer at once; larger ones exchange pairwise.
+constexpr size_t kInPlaceCopyMaxBytes = 64 << 10;
+
 void alltoall_direct(Builder& b, const Call& call) {
   Team& team = b.team;
   const int n = team.nranks, me = team.rank;
   const size_t bytes = call.count * b.elem();
   const std::byte* src = bytes_of(call.send);
   std::byte* dst = bytes_of(call.recv);
-  if (src == dst) {
-    // In place: pairwise exchanges, one peer per step (at step s rank r meets
-    // (s - r) mod n, who meets r), each block sent before the peer's block
-    // lands on it, so the buffer is never copied. Every pair meets once, in
-    // the same step order on both sides.
-    for (int s = 0; s < n && bytes > 0; ++s) {
+  // In place, large: pairwise exchanges, one peer per step (at step s rank r
+  // meets (s - r) mod n, who meets r), each block sent before the peer's
+  // block lands on it, so the buffer is never copied. Every pair meets once,
+  // in the same step order on both sides. Small buffers are copied instead
+  // and exchanged with every peer at once: n - 1 steps cost more than the
+  // copy (4 ranks on 2 cores: 8.0 against 5.0 us at 1 KiB; from 64 KiB the
+  // exchanges win, 18 against 26 ms at 64 MiB; docs/benchmarks-host.md).
+  const size_t total = bytes * static_cast<size_t>(n);
+  if (src == dst && total > kInPlaceCopyMaxBytes) {
+    for (int s = 0; s < n; ++s) {
       const int peer = ((s - me) % n + n) % n;
       if (peer != me)
         b.add(make_op(Prim::kExchangeInPlace, peer, peer, nullptr, dst + bytes * peer, bytes));
@@ -372,9 +380,17 @@ void alltoall_direct(Builder& b, const Call& call) {
     return;
   }
   Step step;
-  const std::byte* own_src = src + bytes * me;
-  std::byte* own_dst = dst + bytes * me;
-  if (bytes > 0) step.local = [=] { std::memcpy(own_dst, own_src, bytes); };
+  if (src == dst && bytes > 0) {
+    // The copy is taken when the call runs: an earlier call of the same group
+    // may still write the buffer.
+    std::byte* copy = b.plan.scratch.emplace_back(total).data();
+    step.local = [copy, dst, total] { std::memcpy(copy, dst, total); };
+    src = copy;
+  } else if (bytes > 0) {
+    const std::byte* own_src = src + bytes * me;
+    std::byte* own_dst = dst + bytes * me;
+    step.local = [=] { std::memcpy(own_dst, own_src, bytes); };
+  }
   // Start with the nearest peers in both directions so traffic spreads evenly.
   for (int d = 1; d < n; ++d) {
     int to = (me + d) % n;

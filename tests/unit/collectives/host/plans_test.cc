@@ -318,14 +318,14 @@ TEST(HostPlans, PointToPointAmongAllRanks) {
 // An in-place all-to-all queued behind a broadcast into the same buffer, both
 // planned before either runs (as in a group): the all-to-all must send what
 // the broadcast left there, not what the buffer held when it was planned.
-// Three sizes, one odd, through rings of 4 KiB: the pairwise exchanges wrap
-// the rings many times.
+// Sizes on both sides of the copy/pairwise boundary (64 KiB in all), one odd,
+// through rings of 4 KiB that the exchanges wrap many times.
 TEST(HostPlans, InPlaceAlltoAllSendsWhatEarlierCallsOfItsGroupWrote) {
   const uint64_t seed = testing::fresh_seed();
   SCOPED_TRACE("seed " + std::to_string(seed));
   const int n = 3;
   auto errors = testing::with_teams({n, 4096, {}, {}}, [&](int me, Team& team) {
-    for (size_t count : {size_t(1000), size_t(17), size_t(4099)}) {
+    for (size_t count : {size_t(1000), size_t(17), size_t(4099), size_t(5461), size_t(5462)}) {
       const auto root_data = input<int32_t>(seed + count, 0, count * size_t(n), -1000, 1000);
       std::vector<int32_t> buffer =
           me == 0 ? root_data : std::vector<int32_t>(count * size_t(n), -7);
