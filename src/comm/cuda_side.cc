@@ -42,7 +42,7 @@ LiveWindows& live_windows() {
   return *w;
 }
 
-const mem::Window* as_window(tdmWindow_t win) { return reinterpret_cast<const mem::Window*>(win); }
+mem::Window* as_window(tdmWindow_t win) { return reinterpret_cast<mem::Window*>(win); }
 
 // The window behind a handle, or tdmInvalidArgument.
 mem::Window& checked_window(tdmWindow_t win) {
@@ -51,7 +51,7 @@ mem::Window& checked_window(tdmWindow_t win) {
   std::lock_guard lock(live.mutex);
   if (!live.owner.count(as_window(win)))
     throw_error(tdmInvalidArgument, "win is not a live window");
-  return *const_cast<mem::Window*>(as_window(win));
+  return *as_window(win);
 }
 
 CudaSide& side_of(Comm& comm) {

@@ -1,9 +1,6 @@
 // tandem-topo: prints what Tandem sees of a host (or of several hosts given as
 // NCCL topology XML files) as a tree, an nvidia-smi-style matrix, JSON, Graphviz
 // DOT or SVG, or writes the host as NCCL topology XML.
-#if TANDEM_HAVE_CUDA
-#include <cuda_runtime_api.h>
-#endif
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -19,7 +16,7 @@
 
 #include "bootstrap/launcher_env.h"
 #include "comm/comm.h"
-#include "device/device_query.h"
+#include "tests/common/device_choice.h"
 #include "topo/render.h"
 #include "topo/topology.h"
 
@@ -87,15 +84,11 @@ Options parse_args(int argc, char** argv) {
   return o;
 }
 
-// One GPU per local rank, as the perf tools do, so the job view places ranks on GPUs.
+// One GPU per local rank, as the tests and perf tools choose it
+// (tests/common/device_choice.h), so the job view places ranks on GPUs.
 void use_local_gpu() {
 #if TANDEM_HAVE_CUDA
-  int devices = tdm::device::cuda_device_count();
-  for (const char* var : {"TANDEM_LOCAL_RANK", "LOCAL_RANK", "OMPI_COMM_WORLD_LOCAL_RANK"})
-    if (const char* value = std::getenv(var); value && devices > 0) {
-      cudaSetDevice(std::atoi(value) % devices);
-      return;
-    }
+  tdm::test::choose_device();  // without a usable device the view has no GPUs
 #endif
 }
 
