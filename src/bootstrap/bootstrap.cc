@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "bootstrap/wire.h"
+#include "bootstrap/handshake.h"
 #include "util/error.h"
 #include "util/log.h"
 
@@ -18,7 +18,7 @@ std::unique_ptr<Bootstrap> Bootstrap::connect(const tdmUniqueId& id, int rank, i
   std::unique_ptr<Bootstrap> boot(new Bootstrap());
   boot->rank_ = rank;
   boot->nranks_ = nranks;
-  boot->nonce_ = contents.nonce;
+  boot->credentials_ = Credentials{contents.key, contents.nonce};
   boot->abort_ = abort;
   boot->mesh_.resize(nranks);
   Deadline deadline = Deadline::from_env(abort);
@@ -28,52 +28,62 @@ std::unique_ptr<Bootstrap> Bootstrap::connect(const tdmUniqueId& id, int rank, i
   SocketAddress mine = root_is_loopback ? net::loopback_address() : net::local_address();
   Fd listener = net::listen_on(mine);
 
+  net::set_nonblocking(listener.get(), true);  // the acceptor drains the backlog
+  const Credentials& credentials = boot->credentials_;
+
   // Rendezvous: tell the root where we listen; learn where everybody listens.
   {
-    Fd root = net::connect_to(contents.root, deadline, "reaching the rendezvous root");
-    RootHello hello{UniqueIdContents::kMagic, contents.nonce, nranks, rank,
-                    WireAddress::from(mine)};
+    Hello hello;
+    hello.rank = rank;
+    hello.nranks = nranks;
+    hello.purpose = static_cast<int32_t>(Purpose::kRendezvous);
+    hello.listen = WireAddress::from(mine);
+    Connection root = connect_authenticated(contents.root, credentials, hello, deadline,
+                                            "reaching the rendezvous root");
     const std::string what = "waiting at the rendezvous for all " + std::to_string(nranks) +
                              " ranks (root " + contents.root.to_string() + ")";
-    net::send_all(root.get(), as_bytes_of(hello), deadline, what);
-    RootReply reply{};
     // The root times the rendezvous out itself and says which ranks are
-    // missing; wait a little longer than it so that sentence reaches us.
+    // missing; wait a little longer than it so that sentence reaches us (it
+    // may come after our own deadline: the root's clock started later).
     Deadline reply_deadline = deadline;
     reply_deadline.at += std::chrono::seconds(2);
-    net::recv_all(root.get(), as_writable_bytes_of(reply), reply_deadline, what);
-    if (reply.status != 0) {
-      std::string text(reply.text_length, '\0');
-      // The root's sentence follows its status at once, but may come after
-      // our own deadline (the root's clock started later): the same grace.
-      net::recv_all(root.get(), std::as_writable_bytes(std::span(text)), reply_deadline, what);
-      throw_error(tdmRemoteError, "rendezvous failed: ", text);
-    }
-    std::vector<WireAddress> table(nranks);
-    net::recv_all(root.get(), std::as_writable_bytes(std::span(table)), deadline, what);
-    for (const WireAddress& w : table) boot->addresses_.push_back(w.to_address());
+    ReplyHeader header{};
+    net::recv_all(root.fd.get(), as_writable_bytes_of(header), reply_deadline, what);
+    // Sized from the header only after it is checked against what a reply
+    // to nranks ranks can hold.
+    check_reply_header(header, nranks);
+    std::vector<std::byte> payload(header.length);
+    crypto::Digest mac{};
+    net::recv_all(root.fd.get(), payload, reply_deadline, what);
+    net::recv_all(root.fd.get(), std::as_writable_bytes(std::span(mac)), reply_deadline, what);
+    boot->addresses_ = decode_root_reply(header, payload, std::as_bytes(std::span(mac)),
+                                         contents.key, root.hello, nranks);
   }
 
-  // Mesh: connect to higher ranks (their backlog accepts before they call
-  // accept), then accept from lower ranks, so no ordering can deadlock.
+  // Mesh: connect to higher ranks, then accept from lower ranks. A connector
+  // waits for the acceptor's challenge, so rank r's connects finish once the
+  // ranks above it reach their accept loop: a chain that ends at the highest
+  // rank, which only accepts.
   for (int peer = rank + 1; peer < nranks; ++peer) {
-    Fd fd = net::connect_to(boot->addresses_[peer], deadline, "connecting to " + rank_text(peer));
-    PeerHello hello{contents.nonce, rank, 0};
-    net::send_all(fd.get(), as_bytes_of(hello), deadline, "greeting " + rank_text(peer));
-    boot->mesh_[peer] = std::move(fd);
+    Hello hello;
+    hello.rank = rank;
+    hello.nranks = nranks;
+    hello.purpose = static_cast<int32_t>(Purpose::kMesh);
+    boot->mesh_[peer] = connect_authenticated(boot->addresses_[peer], credentials, hello, deadline,
+                                              "connecting to " + rank_text(peer))
+                            .fd;
   }
+  Acceptor acceptor(listener.get(), credentials, Purpose::kMesh, rank_text(rank));
   for (int pending = rank; pending > 0;) {
-    Fd fd = net::accept_from(
-        listener.get(), deadline,
-        "waiting for lower ranks to connect (" + std::to_string(pending) + " missing)");
-    PeerHello hello{};
-    net::recv_all(fd.get(), as_writable_bytes_of(hello), deadline, "reading a peer's greeting");
-    if (hello.nonce != contents.nonce || hello.rank < 0 || hello.rank >= rank ||
-        boot->mesh_[hello.rank].valid()) {
-      TDM_WARN("BOOT", "ignoring an unexpected connection (rank ", hello.rank, ")");
+    Connection c = acceptor.next(
+        deadline, "waiting for lower ranks to connect (" + std::to_string(pending) + " missing)");
+    const int peer = c.hello.rank;
+    if (c.hello.nranks != nranks || peer >= rank || boot->mesh_[peer].valid()) {
+      TDM_WARN("BOOT", "rank ", rank, " ignores a mesh connection claiming rank ", peer, " of ",
+               c.hello.nranks);
       continue;
     }
-    boot->mesh_[hello.rank] = std::move(fd);
+    boot->mesh_[peer] = std::move(c.fd);
     --pending;
   }
   TDM_INFO("BOOT", "rank ", rank, "/", nranks, " bootstrap mesh ready");

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "bootstrap/handshake.h"
 #include "bootstrap/socket.h"
 #include "bootstrap/unique_id.h"
 
@@ -23,7 +24,9 @@ class Bootstrap {
 
   int rank() const { return rank_; }
   int nranks() const { return nranks_; }
-  uint64_t nonce() const { return nonce_; }
+  uint64_t nonce() const { return credentials_.job; }
+  // What every further connection of this job proves it holds (handshake.h).
+  const Credentials& credentials() const { return credentials_; }
   const SocketAddress& address_of(int peer) const { return addresses_[peer]; }
 
   // Framed point-to-point messages; the receiver must expect the same size.
@@ -51,7 +54,7 @@ class Bootstrap {
 
   int rank_ = 0;
   int nranks_ = 1;
-  uint64_t nonce_ = 0;
+  Credentials credentials_;
   const std::atomic<bool>* abort_ = nullptr;
   std::vector<SocketAddress> addresses_;
   std::vector<Fd> mesh_;  // mesh_[peer]; invalid for self

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "util/crypto.h"
 #include "util/env.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -43,6 +44,52 @@ SocketAddress resolve_host(const std::string& host, int port) {
   return addr;
 }
 
+// torchrun gives the ranks no channel for a unique id, so every rank derives
+// the job from what they share: the rendezvous point names the job, and the
+// key comes from TANDEM_JOB_SECRET (tandemrun sets one; torchrun passes the
+// environment through). Without a secret the key is computable by anyone who
+// can see the rendezvous point: the job runs unauthenticated, and says so.
+UniqueIdContents torchrun_job(const std::string& rendezvous) {
+  UniqueIdContents contents;
+  const auto name = std::as_bytes(std::span(rendezvous));
+  crypto::Digest digest = crypto::sha256(name);
+  std::memcpy(&contents.nonce, digest.data(), sizeof(contents.nonce));
+  if (auto secret = env::get("TANDEM_JOB_SECRET")) {
+    if (secret->size() < 32)
+      throw_error(tdmInvalidArgument, "TANDEM_JOB_SECRET has ", secret->size(),
+                  " characters; it needs at least 32 (128 bits as hex, e.g. from "
+                  "`od -An -N16 -tx1 /dev/urandom | tr -d ' \\n'`)");
+    crypto::Hmac mac(std::as_bytes(std::span(*secret)));
+    mac.update("tandem job key");
+    mac.update(name);
+    contents.key = mac.finish();
+  } else {
+    TDM_INFO("BOOT",
+             "TANDEM_JOB_SECRET is not set: this job's bootstrap runs unauthenticated "
+             "(anyone who can reach ",
+             rendezvous, " can join it)");
+    crypto::Hmac mac(std::as_bytes(std::span(rendezvous)));
+    mac.update("tandem unauthenticated job key");
+    contents.key = mac.finish();
+  }
+  return contents;
+}
+
+// The root listens on MASTER_ADDR's interface only; where that address is not
+// this host's (MASTER_ADDR names a gateway or a NAT), on every interface.
+std::unique_ptr<RootServer> start_root_at(const SocketAddress& root,
+                                          const UniqueIdContents& contents) {
+  try {
+    return RootServer::start(1, &root, &contents);
+  } catch (const Error& e) {
+    SocketAddress any = root;
+    reinterpret_cast<sockaddr_in*>(&any.storage)->sin_addr.s_addr = htonl(INADDR_ANY);
+    TDM_WARN("BOOT", "cannot listen on MASTER_ADDR's address ", root.to_string(), " (", e.what(),
+             "); the rendezvous root listens on every interface");
+    return RootServer::start(1, &any, &contents);
+  }
+}
+
 World from_torchrun() {
   World w;
   w.launcher = "torchrun";
@@ -58,18 +105,10 @@ World from_torchrun() {
   }
   if (port <= 0 || port > 65535) throw_error(tdmInvalidArgument, "root port ", port, " is invalid");
   SocketAddress root = resolve_host(host, static_cast<int>(port));
-  // Every rank derives the same nonce from the rendezvous point.
-  uint64_t nonce = 1469598103934665603ULL;
-  for (char c : host + ":" + std::to_string(port) + env::get("TORCHELASTIC_RUN_ID").value_or(""))
-    nonce = (nonce ^ static_cast<unsigned char>(c)) * 1099511628211ULL;
-  if (w.rank == 0) {
-    SocketAddress bind_to = root;
-    reinterpret_cast<sockaddr_in*>(&bind_to.storage)->sin_addr.s_addr = htonl(INADDR_ANY);
-    w.server = RootServer::start(1, &bind_to, nonce);
-  }
-  UniqueIdContents contents;
-  contents.nonce = nonce;
+  UniqueIdContents contents = torchrun_job(host + ":" + std::to_string(port) + "/" +
+                                           env::get("TORCHELASTIC_RUN_ID").value_or(""));
   contents.root = root;
+  if (w.rank == 0) w.server = start_root_at(root, contents);
   w.id = encode(contents);
   return w;
 }

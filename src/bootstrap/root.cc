@@ -5,12 +5,11 @@
 
 #include <map>
 #include <mutex>
-#include <random>
+#include <optional>
 #include <sstream>
 #include <vector>
 
-#include "bootstrap/socket.h"
-#include "bootstrap/wire.h"
+#include "bootstrap/handshake.h"
 #include "util/env.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -19,23 +18,22 @@ namespace tdm::bootstrap {
 
 namespace {
 
-uint64_t random_nonce() {
-  std::random_device device;
-  uint64_t value = (uint64_t(device()) << 32) ^ device() ^ (uint64_t(getpid()) << 16);
-  return value == 0 ? 1 : value;
+// Best effort: a rank that left needs no answer.
+void send_reply(int fd, const JobKey& key, const Hello& hello, int32_t status,
+                std::span<const std::byte> payload, const Deadline& deadline) {
+  ReplyHeader header{status, static_cast<uint32_t>(payload.size())};
+  crypto::Digest mac = reply_mac(key, hello, header, payload);
+  const std::string what = "answering rank " + std::to_string(hello.rank);
+  net::send_all(fd, as_bytes_of(header), deadline, what);
+  net::send_all(fd, payload, deadline, what);
+  net::send_all(fd, std::as_bytes(std::span(mac)), deadline, what);
 }
 
-struct Arrival {
-  Fd fd;
-  RootHello hello;
-};
-
-void reply_error(int fd, const std::string& text) {
-  RootReply reply{1, static_cast<uint32_t>(text.size())};
-  Deadline soon = Deadline::after_seconds(1.0);
+void reply_error(const Connection& c, const JobKey& key, const std::string& text) {
+  std::string_view clipped = std::string_view(text).substr(0, kMaxReplyText);
   try {
-    net::send_all(fd, as_bytes_of(reply), soon, "answering a rank");
-    net::send_all(fd, std::as_bytes(std::span(text)), soon, "answering a rank");
+    send_reply(c.fd.get(), key, c.hello, 1, std::as_bytes(std::span(clipped)),
+               Deadline::after_seconds(1.0));
   } catch (const Error&) {
     // The rank left already; nothing more to tell it.
   }
@@ -44,12 +42,13 @@ void reply_error(int fd, const std::string& text) {
 }  // namespace
 
 std::unique_ptr<RootServer> RootServer::start(int rounds, const SocketAddress* bind_to,
-                                              uint64_t nonce) {
+                                              const UniqueIdContents* job) {
   std::unique_ptr<RootServer> server(new RootServer());
   SocketAddress addr = bind_to ? *bind_to : net::local_address();
   Fd listener = net::listen_on(addr);
+  net::set_nonblocking(listener.get(), true);  // the acceptor drains the backlog
   server->listen_fd_ = listener.release();
-  server->contents_.nonce = nonce != 0 ? nonce : random_nonce();
+  server->contents_ = job ? *job : new_job(addr);
   server->contents_.root = addr;
   server->id_ = encode(server->contents_);
   TDM_INFO("BOOT", "rendezvous root listening on ", addr.to_string());
@@ -99,77 +98,63 @@ void RootServer::serve_rounds(int rounds) {
     }
   }();
   const bool one_shot = rounds >= 0;
+  const JobKey& key = contents_.key;
+  Acceptor acceptor(listen_fd_, Credentials{key, contents_.nonce}, Purpose::kRendezvous,
+                    "the rendezvous root");
   Deadline overall = Deadline::after_seconds(timeout, &stop_);
   for (int round = 0; rounds < 0 || round < rounds; ++round) {
-    std::map<int, Arrival> arrivals;
+    std::map<int, Connection> arrivals;
     int nranks = -1;
     Deadline deadline = overall;
     bool failed = false;
     std::string failure;
     while (!stop_.load() && (nranks < 0 || static_cast<int>(arrivals.size()) < nranks)) {
-      pollfd p{listen_fd_, POLLIN, 0};
-      int ready = ::poll(&p, 1, 100);
-      bool started = nranks > 0 || one_shot;
-      if (ready <= 0) {
-        if (started && deadline.expired()) {
-          std::ostringstream why;
-          why << "only " << arrivals.size() << " of " << nranks
-              << " ranks reached the rendezvous within TANDEM_TIMEOUT=" << timeout
-              << " s; missing ranks:";
-          for (int r = 0, shown = 0; r < nranks && shown < 16; ++r)
-            if (!arrivals.count(r)) why << ' ' << r, ++shown;
-          failure = why.str();
-          failed = true;
-          break;
-        }
-        continue;
+      std::optional<Connection> arrival = acceptor.poll(100);
+      const bool started = nranks > 0 || one_shot;
+      if (started && deadline.expired()) {
+        std::ostringstream why;
+        why << "only " << arrivals.size() << " of " << nranks
+            << " ranks reached the rendezvous within TANDEM_TIMEOUT=" << timeout
+            << " s; missing ranks:";
+        for (int r = 0, shown = 0; r < nranks && shown < 16; ++r)
+          if (!arrivals.count(r)) why << ' ' << r, ++shown;
+        failure = why.str();
+        failed = true;
+        break;
       }
-      Fd fd(::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC));
-      if (!fd.valid()) continue;
-      RootHello hello{};
-      try {
-        net::recv_all(fd.get(), as_writable_bytes_of(hello), Deadline::after_seconds(5.0),
-                      "reading a rank's hello");
-      } catch (const Error&) {
-        continue;  // not a Tandem rank, or it died; ignore it
-      }
+      if (!arrival) continue;
+      const Hello& hello = arrival->hello;
       std::string problem;
-      if (hello.magic != UniqueIdContents::kMagic || hello.nonce != contents_.nonce)
-        problem = "this rank's unique id belongs to another job";
-      else if (hello.nranks <= 0 || (nranks > 0 && hello.nranks != nranks))
+      if (nranks > 0 && hello.nranks != nranks)
         problem = "ranks disagree on nranks (" + std::to_string(hello.nranks) + " vs " +
                   std::to_string(nranks) + ")";
-      else if (hello.rank < 0 || hello.rank >= hello.nranks)
-        problem = "rank " + std::to_string(hello.rank) + " is out of range for nranks " +
-                  std::to_string(hello.nranks);
       else if (arrivals.count(hello.rank))
         problem = "two processes claim rank " + std::to_string(hello.rank);
       if (!problem.empty()) {
-        reply_error(fd.get(), problem);
+        TDM_WARN("BOOT", "rendezvous refused a rank: ", problem);
+        reply_error(*arrival, key, problem);
         continue;
       }
       if (nranks < 0) {
         nranks = hello.nranks;
         if (!one_shot) deadline = Deadline::after_seconds(timeout, &stop_);
       }
-      arrivals.emplace(hello.rank, Arrival{std::move(fd), hello});
+      const int rank = hello.rank;
+      arrivals.emplace(rank, std::move(*arrival));
     }
     if (stop_.load() && !failed) return;
     if (failed) {
       TDM_WARN("BOOT", failure);
-      for (auto& [rank, arrival] : arrivals) reply_error(arrival.fd.get(), failure);
+      for (auto& [rank, arrival] : arrivals) reply_error(arrival, key, failure);
       if (one_shot) return;
       continue;
     }
     std::vector<WireAddress> table(nranks);
     for (auto& [rank, arrival] : arrivals) table[rank] = arrival.hello.listen;
-    RootReply ok{0, 0};
     for (auto& [rank, arrival] : arrivals) {
       try {
-        Deadline d = Deadline::after_seconds(timeout, &stop_);
-        net::send_all(arrival.fd.get(), as_bytes_of(ok), d, "sending the rank table");
-        net::send_all(arrival.fd.get(), std::as_bytes(std::span(table)), d,
-                      "sending the rank table");
+        send_reply(arrival.fd.get(), key, arrival.hello, 0, std::as_bytes(std::span(table)),
+                   Deadline::after_seconds(timeout, &stop_));
       } catch (const Error& e) {
         TDM_WARN("BOOT", "rank ", rank, " left the rendezvous early: ", e.what());
       }

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "bootstrap/unique_id.h"
+#include "bootstrap/wire.h"
 
 namespace tdm::bootstrap {
 
@@ -18,10 +19,11 @@ class RootServer {
   // rounds < 0 for as many as come until the server is destroyed. Each round
   // gathers one job's ranks and fails (telling the ranks that came why) when
   // not all arrive within TANDEM_TIMEOUT.
-  // nonce 0 = random; launchers whose ranks cannot receive the id (torchrun
-  // style) derive a nonce every rank can compute.
+  // Connections must prove the job key (wire.h); `job` null = a fresh random
+  // nonce and key; launchers whose ranks cannot receive the id (torchrun
+  // style) pass a nonce and key every rank can derive.
   static std::unique_ptr<RootServer> start(int rounds, const SocketAddress* bind_to = nullptr,
-                                           uint64_t nonce = 0);
+                                           const UniqueIdContents* job = nullptr);
   ~RootServer();
   RootServer(const RootServer&) = delete;
   RootServer& operator=(const RootServer&) = delete;

@@ -90,21 +90,47 @@ Fd listen_on(SocketAddress& addr) {
   return fd;
 }
 
+namespace {
+// Errors after which a later attempt may succeed: nobody listens yet, or the
+// network dropped the attempt.
+bool retryable(int err) {
+  return err == ECONNREFUSED || err == ETIMEDOUT || err == ENETUNREACH || err == EAGAIN ||
+         err == ECONNRESET || err == EHOSTUNREACH;
+}
+}  // namespace
+
 Fd connect_to(const SocketAddress& addr, const Deadline& deadline, const std::string& what) {
+  const std::string doing = "connecting to " + addr.to_string() + " (" + what + ")";
   auto backoff = std::chrono::milliseconds(1);
   while (true) {
-    Fd fd(::socket(addr.storage.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    // Non-blocking, so that a host that drops SYNs (firewalled, dead, or a
+    // full accept queue) costs the job's deadline, not the kernel's minutes.
+    Fd fd(::socket(addr.storage.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
     if (!fd.valid()) throw_system_error("socket", errno);
-    if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr.storage), addr.length) == 0) {
+    int err = 0;
+    if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr.storage), addr.length) != 0) {
+      err = errno;
+      if (err == EINPROGRESS || err == EINTR) {
+        while (true) {
+          pollfd p{fd.get(), POLLOUT, 0};
+          int ready = ::poll(&p, 1, deadline.poll_ms());
+          if (ready < 0 && errno != EINTR) throw_system_error("poll", errno);
+          if (ready > 0) break;
+          deadline.check(doing);
+        }
+        socklen_t len = sizeof(err);
+        ::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len);
+      }
+    }
+    if (err == 0) {
+      set_nonblocking(fd.get(), false);
       set_nodelay(fd.get());
       return fd;
     }
-    int err = errno;
-    if (err != ECONNREFUSED && err != ETIMEDOUT && err != ENETUNREACH && err != EAGAIN &&
-        err != ECONNRESET && err != EHOSTUNREACH)
-      throw_system_error("connect to " + addr.to_string() + " (" + what + ")", err);
-    deadline.check("connecting to " + addr.to_string() + " (" + what + ")");
-    std::this_thread::sleep_for(backoff);
+    if (!retryable(err)) throw_system_error(doing, err);
+    deadline.check(doing);
+    std::this_thread::sleep_for(std::min<Clock::duration>(
+        backoff, std::max<Clock::duration>(deadline.at - Clock::now(), Clock::duration(0))));
     backoff = std::min(backoff * 2, std::chrono::milliseconds(100));
   }
 }

@@ -5,19 +5,30 @@
 #include <cstdio>
 #include <cstring>
 
+#include "util/crypto.h"
 #include "util/error.h"
 
 namespace tdm::bootstrap {
 
 namespace {
-// Wire layout inside the 128 bytes: magic, nonce, address length, address bytes.
+// Layout inside the 128 bytes: magic, nonce, address length, address bytes, key.
 struct Packed {
   uint64_t magic;
   uint64_t nonce;
   uint32_t length;
   uint8_t address[sizeof(sockaddr_in6)];
+  uint8_t key[sizeof(JobKey)];
 };
 static_assert(sizeof(Packed) <= TDM_UNIQUE_ID_BYTES);
+
+// An IPv4 or IPv6 socket address of exactly its family's size.
+bool plausible_address(const Packed& packed) {
+  sa_family_t family;
+  if (packed.length < sizeof(family)) return false;
+  std::memcpy(&family, packed.address, sizeof(family));
+  return (family == AF_INET && packed.length == sizeof(sockaddr_in)) ||
+         (family == AF_INET6 && packed.length == sizeof(sockaddr_in6));
+}
 }  // namespace
 
 std::string SocketAddress::to_string() const {
@@ -43,6 +54,7 @@ tdmUniqueId encode(const UniqueIdContents& contents) {
   packed.length =
       static_cast<uint32_t>(std::min<size_t>(contents.root.length, sizeof(packed.address)));
   std::memcpy(packed.address, &contents.root.storage, packed.length);
+  std::memcpy(packed.key, contents.key.data(), sizeof(packed.key));
   std::memcpy(id.internal, &packed, sizeof(packed));
   return id;
 }
@@ -50,8 +62,7 @@ tdmUniqueId encode(const UniqueIdContents& contents) {
 UniqueIdContents decode(const tdmUniqueId& id) {
   Packed packed;
   std::memcpy(&packed, id.internal, sizeof(packed));
-  if (packed.magic != UniqueIdContents::kMagic || packed.length == 0 ||
-      packed.length > sizeof(packed.address))
+  if (packed.magic != UniqueIdContents::kMagic || !plausible_address(packed))
     throw_error(tdmInvalidArgument,
                 "the tdmUniqueId was not made by tdmGetUniqueId (bad magic or address); "
                 "pass every rank the same id from one tdmGetUniqueId call");
@@ -59,6 +70,16 @@ UniqueIdContents decode(const tdmUniqueId& id) {
   contents.nonce = packed.nonce;
   contents.root.length = packed.length;
   std::memcpy(&contents.root.storage, packed.address, packed.length);
+  std::memcpy(contents.key.data(), packed.key, sizeof(packed.key));
+  return contents;
+}
+
+UniqueIdContents new_job(const SocketAddress& root) {
+  UniqueIdContents contents;
+  contents.root = root;
+  crypto::random_bytes(std::as_writable_bytes(std::span(&contents.nonce, 1)));
+  if (contents.nonce == 0) contents.nonce = 1;  // 0 means "none" to callers
+  crypto::random_bytes(std::as_writable_bytes(std::span(contents.key)));
   return contents;
 }
 

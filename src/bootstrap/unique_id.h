@@ -1,10 +1,13 @@
-// What a tdmUniqueId carries: the root's TCP address and a random nonce that
-// names the job (used in shared-memory segment names and connection hellos).
+// What a tdmUniqueId carries: the root's TCP address, a random nonce that
+// names the job (in shared-memory segment names and logs), and the job key:
+// 256 random bits every connection of the job proves it holds (wire.h), so
+// the id is the job's secret (docs/threat-model.md).
 #pragma once
 
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <array>
 #include <cstdint>
 #include <string>
 
@@ -18,12 +21,18 @@ struct SocketAddress {
   std::string to_string() const;
 };
 
+using JobKey = std::array<uint8_t, 32>;
+
 struct UniqueIdContents {
-  static constexpr uint64_t kMagic = 0x3130304449444d54ULL;  // "TDMID001"
+  static constexpr uint64_t kMagic = 0x3230304449444d54ULL;  // "TDMID002"
   uint64_t magic = kMagic;
   uint64_t nonce = 0;
   SocketAddress root;
+  JobKey key{};
 };
+
+// A fresh job: random nonce and key from the kernel's generator.
+UniqueIdContents new_job(const SocketAddress& root);
 
 tdmUniqueId encode(const UniqueIdContents& contents);
 // Throws tdmInvalidArgument when the bytes are not a Tandem unique id.

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -27,6 +28,7 @@
 #include "child.h"
 #include "options.h"
 #include "output.h"
+#include "util/crypto.h"
 
 extern char** environ;
 
@@ -55,6 +57,19 @@ void set_var(std::vector<std::string>& env, const std::string& name, const std::
     }
   }
   env.push_back(std::move(entry));
+}
+
+// 128 random bits as hex: TANDEM_JOB_SECRET for the ranks.
+std::string random_secret() {
+  std::array<std::byte, 16> bytes{};
+  tdm::crypto::random_bytes(bytes);
+  static const char digits[] = "0123456789abcdef";
+  std::string hex;
+  for (std::byte b : bytes) {
+    hex.push_back(digits[std::to_integer<int>(b) >> 4]);
+    hex.push_back(digits[std::to_integer<int>(b) & 15]);
+  }
+  return hex;
 }
 
 std::string seconds_text(double seconds) {
@@ -112,6 +127,7 @@ class Launcher {
 
   const Options& options_;
   std::string unique_id_;
+  std::string job_secret_ = random_secret();
   int signal_fd_;
   Sink out_{STDOUT_FILENO};
   Sink err_{STDERR_FILENO};
@@ -134,6 +150,9 @@ std::vector<std::string> Launcher::environment_for(int rank) const {
   const std::string n = std::to_string(options_.nprocs);
   const std::string r = std::to_string(rank);
   set_var(env, "TANDEM_UNIQUE_ID", unique_id_);
+  // For ranks that bootstrap torchrun-style (their own launcher inside, or
+  // MASTER_ADDR set): the key their rendezvous derives (launcher_env.cc).
+  if (!std::getenv("TANDEM_JOB_SECRET")) set_var(env, "TANDEM_JOB_SECRET", job_secret_);
   set_var(env, "TANDEM_RANK", r);
   set_var(env, "TANDEM_WORLD_SIZE", n);
   set_var(env, "TANDEM_LOCAL_RANK", r);

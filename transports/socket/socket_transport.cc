@@ -6,9 +6,11 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <string>
 
 #include "bootstrap/bootstrap.h"
+#include "bootstrap/handshake.h"
 #include "bootstrap/wire.h"
 #include "transports/ring_buffer.h"
 #include "transports/transport.h"
@@ -105,6 +107,8 @@ class SocketTransport final : public Transport {
     bootstrap::SocketAddress mine = boot.address_of(boot.rank());
     reinterpret_cast<sockaddr_in*>(&mine.storage)->sin_port = 0;
     Fd listener = peers.empty() ? Fd() : net::listen_on(mine);
+    if (listener.valid()) net::set_nonblocking(listener.get(), true);
+    // Peers' addresses come over the authenticated mesh; each is checked all the same.
     auto table = boot.allgather_value(bootstrap::WireAddress::from(mine));
 
     std::vector<Fd> fds(boot.nranks());
@@ -115,20 +119,29 @@ class SocketTransport final : public Transport {
         ++expected_accepts;
         continue;
       }
-      Fd fd = net::connect_to(table[peer].to_address(), deadline,
-                              "opening a data connection to rank " + std::to_string(peer));
-      bootstrap::PeerHello hello{boot.nonce(), boot.rank(), 1};
-      net::send_all(fd.get(), as_bytes_of(hello), deadline, "greeting a data peer");
-      fds[peer] = std::move(fd);
+      bootstrap::Hello hello;
+      hello.rank = boot.rank();
+      hello.nranks = boot.nranks();
+      hello.purpose = static_cast<int32_t>(bootstrap::Purpose::kSocketData);
+      fds[peer] = bootstrap::connect_authenticated(
+                      table[peer].to_address(), boot.credentials(), hello, deadline,
+                      "opening a data connection to rank " + std::to_string(peer))
+                      .fd;
     }
+    std::optional<bootstrap::Acceptor> acceptor;
+    if (expected_accepts > 0)
+      acceptor.emplace(listener.get(), boot.credentials(), bootstrap::Purpose::kSocketData,
+                       "rank " + std::to_string(boot.rank()));
     while (expected_accepts > 0) {
-      Fd fd = net::accept_from(listener.get(), deadline, "waiting for data connections");
-      bootstrap::PeerHello hello{};
-      net::recv_all(fd.get(), as_writable_bytes_of(hello), deadline, "reading a data greeting");
-      if (hello.nonce != boot.nonce() || hello.purpose != 1 || hello.rank < 0 ||
-          hello.rank >= boot.nranks() || fds[hello.rank].valid())
+      bootstrap::Connection c = acceptor->next(deadline, "waiting for data connections");
+      const int peer = c.hello.rank;
+      const bool expected = std::find(peers.begin(), peers.end(), peer) != peers.end();
+      if (c.hello.nranks != boot.nranks() || peer >= boot.rank() || !expected ||
+          fds[peer].valid()) {
+        TDM_WARN("TRANSPORT", "ignoring a data connection claiming rank ", peer);
         continue;
-      fds[hello.rank] = std::move(fd);
+      }
+      fds[peer] = std::move(c.fd);
       --expected_accepts;
     }
     // Kernel socket buffers stay autotuned: pinning them to a small staging
