@@ -9,6 +9,9 @@
 #            in build-asan; the same unit and mp tests
 #   tsan     ThreadSanitizer build without CUDA in build-tsan; the tests
 #            labelled `tsan` (bootstrap, groups, failure paths)
+#   fuzz     clang build with libFuzzer + ASan + UBSan in build-fuzz; every
+#            target in tests/fuzz for TANDEM_FUZZ_SECONDS (default 60) each,
+#            two at a time, from the seed corpus (tests/fuzz/run.sh)
 #   tidy     tools/check_tidy.sh --all: clang-tidy with the root .clang-tidy
 #            over every .cc file, with build-tests' compile_commands.json
 # TANDEM_CI_SKIP=asan,tsan,... skips those stages (local use), e.g.
@@ -91,6 +94,18 @@ if run tsan; then
   (cd "$(dirname "$build")/build-tsan" && ctest --output-on-failure -L tsan -j 1)
   unset TSAN_OPTIONS
   stage_end tsan
+fi
+
+if run fuzz; then
+  stage_start fuzz
+  fuzz_build="$(dirname "$build")/build-fuzz"
+  cmake -S "$root" -B "$fuzz_build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DTANDEM_WERROR=ON \
+    -DTANDEM_ENABLE_CUDA=OFF -DTANDEM_BUILD_PERF=OFF -DTANDEM_BUILD_TESTS=OFF \
+    -DTANDEM_BUILD_TOOLS=OFF -DTANDEM_FUZZ=ON -DTANDEM_SANITIZE=address,undefined >/dev/null
+  cmake --build "$fuzz_build" -j "$jobs" --target tandem_fuzz_targets
+  bash "$root/tests/fuzz/run.sh" "$fuzz_build" "${TANDEM_FUZZ_SECONDS:-60}"
+  stage_end fuzz
 fi
 
 if run tidy; then

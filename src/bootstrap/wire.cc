@@ -135,8 +135,8 @@ void check_reply_header(const ReplyHeader& header, int nranks) {
   const uint64_t table = uint64_t(std::max(nranks, 0)) * sizeof(WireAddress);
   if (header.status == 0 ? header.length != table : header.length > kMaxReplyText)
     throw WireError("the root's reply announces " + std::to_string(header.length) +
-                    " bytes, which a reply with status " + std::to_string(header.status) +
-                    " to " + std::to_string(nranks) + " ranks cannot hold");
+                    " bytes, which a reply with status " + std::to_string(header.status) + " to " +
+                    std::to_string(nranks) + " ranks cannot hold");
 }
 
 std::vector<SocketAddress> decode_root_reply(const ReplyHeader& header,
@@ -155,8 +155,8 @@ std::vector<SocketAddress> decode_root_reply(const ReplyHeader& header,
   std::vector<SocketAddress> table;
   table.reserve(static_cast<size_t>(nranks));
   for (int r = 0; r < nranks; ++r) {
-    auto w = decode_fixed<WireAddress>(payload.subspan(r * sizeof(WireAddress), sizeof(WireAddress)),
-                                       "address");
+    auto w = decode_fixed<WireAddress>(
+        payload.subspan(r * sizeof(WireAddress), sizeof(WireAddress)), "address");
     try {
       table.push_back(w.to_address());
     } catch (const WireError& e) {
