@@ -41,12 +41,13 @@ std::unique_ptr<Engine> Engine::create(bootstrap::Bootstrap& boot, int device) {
   // 256 KiB slots; slots shrink with more ranks to bound the internal region
   // (channels x ranks x depth x slot bytes per rank).
   const uint64_t default_slot = nranks <= 4 ? 256 << 10 : 128 << 10;
+  // Out-of-range values are errors rather than clamped, so a sweep never
+  // measures a setting other than the one it names.
   mine.slot_bytes =
-      std::max<uint64_t>(align_up(env::get_size("TANDEM_CUDA_SLOT_BYTES", default_slot), 256), 256);
-  mine.depth =
-      static_cast<int32_t>(std::clamp<int64_t>(env::get_int("TANDEM_CUDA_DEPTH", 2), 1, 16));
-  mine.channels = static_cast<int32_t>(
-      std::clamp<int64_t>(env::get_int("TANDEM_CUDA_MAX_BLOCKS", 128), 1, kMaxChannels));
+      align_up(env::get_size("TANDEM_CUDA_SLOT_BYTES", default_slot, 256, 1 << 30), 256);
+  mine.depth = static_cast<int32_t>(env::get_int("TANDEM_CUDA_DEPTH", 2, 1, 16));
+  mine.channels =
+      static_cast<int32_t>(env::get_int("TANDEM_CUDA_MAX_BLOCKS", 128, 1, kMaxChannels));
   const Settings s = boot.allgather_value(mine)[0];
 
   e.heap_ = mem::SymmetricHeap::create(boot, device);

@@ -24,8 +24,8 @@ using transport::kLinkAlignment;
 // Bytes moved per op per turn: small enough that forwarded data flows on
 // quickly, large enough to amortize the ring bookkeeping.
 size_t turn_bytes() {
-  static const size_t bytes = env::get_size("TANDEM_CHUNK_SIZE", 128 << 10);
-  return std::max<size_t>(bytes, 64);
+  static const size_t bytes = env::get_size("TANDEM_CHUNK_SIZE", 128 << 10, 64, 1 << 30);
+  return bytes;
 }
 
 size_t pad_of(size_t bytes) { return (kLinkAlignment - bytes % kLinkAlignment) % kLinkAlignment; }

@@ -4,6 +4,7 @@
 #include <dlfcn.h>
 #include <netdb.h>
 
+#include <climits>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -17,11 +18,15 @@ namespace tdm::bootstrap {
 
 namespace {
 
-int required_int(const char* name) {
-  int64_t value = env::get_int(name, -1);
-  if (value < 0) throw_error(tdmInvalidArgument, name, " must be set to a non-negative integer");
-  return static_cast<int>(value);
+// A rank (in [0, INT_MAX - 1]) or a world size (in [1, INT_MAX]) that must be set.
+int required_int(const char* name, int min, int max) {
+  if (!env::get(name))
+    throw_error(tdmInvalidArgument, name, " must be set to an integer from ", min, " to ", max);
+  return static_cast<int>(env::get_int(name, 0, min, max));
 }
+
+int required_rank(const char* name) { return required_int(name, 0, INT_MAX - 1); }
+int required_world_size(const char* name) { return required_int(name, 1, INT_MAX); }
 
 void check_rank(const World& w, const char* source) {
   if (w.nranks < 1 || w.rank < 0 || w.rank >= w.nranks)
@@ -93,13 +98,13 @@ std::unique_ptr<RootServer> start_root_at(const SocketAddress& root,
 World from_torchrun() {
   World w;
   w.launcher = "torchrun";
-  w.rank = required_int("RANK");
-  w.nranks = required_int("WORLD_SIZE");
+  w.rank = required_rank("RANK");
+  w.nranks = required_world_size("WORLD_SIZE");
   check_rank(w, "RANK/WORLD_SIZE");
   std::string host = env::get("MASTER_ADDR").value_or("127.0.0.1");
-  int64_t port = env::get_int("TANDEM_ROOT_PORT", -1);
+  int64_t port = env::get_int("TANDEM_ROOT_PORT", -1, 1, 65535);
   if (port < 0) {
-    port = env::get_int("MASTER_PORT", -1);
+    port = env::get_int("MASTER_PORT", -1, 1, 65535);
     if (port < 0) throw_error(tdmInvalidArgument, "MASTER_PORT must be set with MASTER_ADDR");
     if (env::get("TORCHELASTIC_RUN_ID")) port += 1;  // torchrun's own store holds MASTER_PORT
   }
@@ -176,8 +181,8 @@ World resolve_world() {
     World w;
     w.launcher = "tandemrun";
     w.id = from_hex(*hex);
-    w.rank = required_int("TANDEM_RANK");
-    w.nranks = required_int("TANDEM_WORLD_SIZE");
+    w.rank = required_rank("TANDEM_RANK");
+    w.nranks = required_world_size("TANDEM_WORLD_SIZE");
     check_rank(w, "TANDEM_RANK/TANDEM_WORLD_SIZE");
     return w;
   }

@@ -19,6 +19,12 @@
 namespace tdm {
 
 Deadline Deadline::after_seconds(double seconds, const std::atomic<bool>* abort) {
+  // Saturating: converting a double past int64 nanoseconds (~292 years) is
+  // undefined. Beyond 1e9 s (31 years) a deadline is "never"; that also keeps
+  // now (uptime) + span far from overflowing. NaN and <= 0 are due at once.
+  constexpr double kNever = 1e9;
+  if (!(seconds > 0)) return Deadline{Clock::now(), abort};
+  if (seconds >= kNever) return Deadline{Clock::time_point::max(), abort};
   auto span = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
   return Deadline{Clock::now() + span, abort};
 }

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -168,6 +169,7 @@ void connect_transports(Comm& comm) {
 std::unique_ptr<Comm> create_comm(const tdmUniqueId& id, int nranks, int rank,
                                   const tdmConfig_t* config) {
   validate_config(config);
+  log::check_env();
   auto comm = std::make_unique<Comm>();
   comm->rank = rank;
   comm->nranks = nranks;
@@ -189,13 +191,16 @@ std::unique_ptr<Comm> create_comm(const tdmUniqueId& id, int nranks, int rank,
 
   // Wire-relevant settings: rank 0's environment decides for everybody.
   Comm::Tuning tuning{};
-  auto page_multiple = [](uint64_t bytes) {
-    return std::max<uint64_t>(bytes & ~uint64_t(4095), 4096);
+  // Link buffers: at least a page, at most 1 GiB per link and direction (the
+  // shared-memory one is mapped once per local peer), rounded down to pages.
+  auto link_buffer = [](const char* name, uint64_t fallback) {
+    return env::get_size(name, fallback, 4 << 10, 1 << 30) & ~uint64_t(4095);
   };
-  tuning.shm_buffer_size = page_multiple(env::get_size("TANDEM_SHM_BUFFER_SIZE", 1 << 20));
-  tuning.socket_buffer_size = page_multiple(env::get_size("TANDEM_SOCKET_BUFFER_SIZE", 4 << 20));
+  tuning.shm_buffer_size = link_buffer("TANDEM_SHM_BUFFER_SIZE", 1 << 20);
+  tuning.socket_buffer_size = link_buffer("TANDEM_SOCKET_BUFFER_SIZE", 4 << 20);
   tuning.allreduce = plan::host_allreduce_settings_from_env();
-  tuning.ranks_per_host = static_cast<int32_t>(env::get_int("TANDEM_RANKS_PER_HOST", 0));
+  tuning.ranks_per_host =
+      static_cast<int32_t>(env::get_int("TANDEM_RANKS_PER_HOST", 0, 0, INT32_MAX));
   tuning.shm_disable = env::get_bool("TANDEM_SHM_DISABLE", false) ? 1 : 0;
   auto tunings = comm->boot->allgather_value(tuning);
   comm->tuning = tunings[0];
@@ -207,8 +212,8 @@ std::unique_ptr<Comm> create_comm(const tdmUniqueId& id, int nranks, int rank,
   for (const RankInfo& info : infos) same_machine += info.host_hash == mine.host_hash;
   cpu_set_t cpus;
   int cores = sched_getaffinity(0, sizeof(cpus), &cpus) == 0 ? CPU_COUNT(&cpus) : 1;
-  comm->spin_before_yield =
-      static_cast<unsigned>(env::get_int("TANDEM_SPIN", same_machine > cores ? 0 : 1000));
+  comm->spin_before_yield = static_cast<unsigned>(
+      env::get_int("TANDEM_SPIN", same_machine > cores ? 0 : 1000, 0, UINT32_MAX));
   connect_transports(*comm);
   comm->cuda_device = device::current_cuda_device();
   // The CUDA engine needs a device on every rank (its setup is collective).

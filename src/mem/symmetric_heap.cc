@@ -60,7 +60,9 @@ std::unique_ptr<SymmetricHeap> SymmetricHeap::create(bootstrap::Bootstrap& boot,
   mine.device = device;
   mine.vmm_ok = vmm_supported(device) ? 1 : 0;
   mine.pid = getpid();
-  mine.heap_size = env::get_size("TANDEM_SYMMETRIC_SIZE", 0);
+  // 0: the default below; 1 TiB is address space, not memory, and keeps the
+  // rounding up to the granularity from wrapping.
+  mine.heap_size = env::get_size("TANDEM_SYMMETRIC_SIZE", 0, 0, uint64_t(1) << 40);
   auto infos = boot.allgather_value(mine);
 
   for (int r = 0; r < boot.nranks(); ++r)

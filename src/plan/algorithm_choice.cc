@@ -14,6 +14,12 @@ namespace {
 
 size_t align_up(size_t x, size_t to) { return (x + to - 1) / to * to; }
 
+// Thresholds compared with message sizes: 1 TiB is "always" for any message
+// and keeps align_up from wrapping.
+constexpr uint64_t kMaxThreshold = uint64_t(1) << 40;
+// The LL area is allocated from this bound: 1 GiB is 1000x the default.
+constexpr uint64_t kMaxLL = uint64_t(1) << 30;
+
 // An algorithm forced by environment variable `var`: `unset` when it is unset
 // or empty, the value named, or tdmInvalidArgument listing the names.
 template <typename Algorithm>
@@ -46,7 +52,7 @@ const char* name_of(HostAllReduce algorithm) {
 
 HostAllReduceSettings host_allreduce_settings_from_env() {
   HostAllReduceSettings s{};
-  s.oneshot_max_bytes = env::get_size("TANDEM_ONESHOT_MAX_BYTES", 32 << 10);
+  s.oneshot_max_bytes = env::get_size("TANDEM_ONESHOT_MAX_BYTES", 32 << 10, 0, kMaxThreshold);
   s.forced = forced_from_env<int32_t>("TANDEM_ALLREDUCE_ALGO",
                                       {{"oneshot", int32_t(HostAllReduce::kOneShot)},
                                        {"ring", int32_t(HostAllReduce::kRing)},
@@ -85,7 +91,7 @@ CudaSettings cuda_settings_from_env(int nranks) {
   // block 10.7 against 12.9; docs/benchmarks-cuda.md); with more ranks
   // one-shot traffic grows with n, and 256 KiB bounds the LL area.
   const uint64_t default_ll = nranks <= 2 ? 1 << 20 : 256 << 10;
-  s.ll_max_bytes = align_up(env::get_size("TANDEM_CUDA_LL_MAX_BYTES", default_ll), 8);
+  s.ll_max_bytes = align_up(env::get_size("TANDEM_CUDA_LL_MAX_BYTES", default_ll, 0, kMaxLL), 8);
   s.forced = static_cast<int32_t>(forced_from_env("TANDEM_CUDA_ALLREDUCE_ALGO",
                                                   {{"auto", CudaAllReduce::kAuto},
                                                    {"oneshot", CudaAllReduce::kOneShot},
@@ -97,15 +103,18 @@ CudaSettings cuda_settings_from_env(int nranks) {
   // more, two-shot takes over above 64 KiB (a first guess: only 2 GPUs were
   // lent to measure on; docs/benchmarks-cuda.md).
   const uint64_t default_oneshot = nranks <= 2 ? s.ll_max_bytes : 64 << 10;
-  s.oneshot_max_bytes = env::get_size("TANDEM_CUDA_ONESHOT_MAX_BYTES", default_oneshot);
+  s.oneshot_max_bytes =
+      env::get_size("TANDEM_CUDA_ONESHOT_MAX_BYTES", default_oneshot, 0, kMaxThreshold);
   // Copy-engine paths: opt-in. On 2x H200 an in-place allgather into a
   // symmetric window gains 5-7% from 32 MiB per rank (386 against 360 GB/s
   // at 1 GiB), but out of place the local block's copy runs after the peer
   // copy on the stream and loses (300 against 346); the choice cannot depend
   // on placement, which may differ between ranks (docs/benchmarks-cuda.md).
-  s.ce_min_bytes = env::get_bool("TANDEM_CUDA_CE", false)
-                       ? std::max<uint64_t>(env::get_size("TANDEM_CUDA_CE_MIN_BYTES", 32 << 20), 1)
-                       : 0;
+  s.ce_min_bytes =
+      env::get_bool("TANDEM_CUDA_CE", false)
+          ? std::max<uint64_t>(
+                env::get_size("TANDEM_CUDA_CE_MIN_BYTES", 32 << 20, 0, kMaxThreshold), 1)
+          : 0;
   return s;
 }
 

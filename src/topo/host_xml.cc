@@ -1,7 +1,9 @@
 // HostTopology <-> NCCL topology XML, and the bootstrap serialization.
 #include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 #include "topo/internal.h"
@@ -14,18 +16,35 @@ namespace tdm::topo {
 
 namespace {
 
+// Caps on numeric attributes, physically generous, so that nothing derived
+// from a file (sums of links, bandwidths, the integers written back out)
+// can overflow.
+constexpr int kMaxIndex = 1 << 20;  // dev, rank, numaid, package, port
+constexpr int kMaxLinks = 1024;     // NVLinks in one <nvlink> element
+constexpr int kMaxLinkWidth = 64;   // PCIe lanes (x32 is the widest defined)
+constexpr int kMaxSm = 10000;       // compute capability x 10
+constexpr int kMaxCpuId = 1 << 20;  // familyid, modelid
+constexpr int kMaxConn = 1 << 30;
+constexpr double kMaxNvLinkBw = 1e6;  // GB/s per link
+constexpr double kMaxNetSpeed = 1e9;  // Mb/s: 1 Pb/s
+constexpr double kMaxLatency = 1e6;   // us: one second
+
 // Attribute readers: strict, so a typo in a hand-written file is reported
-// instead of silently becoming 0.
+// instead of silently becoming 0, and range-checked.
 struct Reader {
   std::string_view source;
 
-  [[noreturn]] void bad(const xml::Node& n, std::string_view key, const std::string& v) const {
+  template <typename T>
+  [[noreturn]] void bad(const xml::Node& n, std::string_view key, const std::string& v, T min,
+                        T max) const {
     throw_error(tdmInvalidArgument, source, ": <", n.name, "> attribute ", key, "=\"", v,
-                "\" is not valid");
+                "\" is not valid: expected a number from ", +min, " to ", +max);
   }
 
+  // Decimal or 0x hex, in [min, max] (by default all of T).
   template <typename T>
-  T number(const xml::Node& n, std::string_view key, T fallback) const {
+  T number(const xml::Node& n, std::string_view key, T fallback,
+           T min = std::numeric_limits<T>::min(), T max = std::numeric_limits<T>::max()) const {
     const std::string* v = n.find(key);
     if (!v || v->empty()) return fallback;
     std::string_view s = *v;
@@ -36,17 +55,25 @@ struct Reader {
     }
     T out{};
     auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out, base);
-    if (ec != std::errc() || end != s.data() + s.size()) bad(n, key, *v);
+    if (s.empty() || ec != std::errc() || end != s.data() + s.size() || out < min || out > max)
+      bad(n, key, *v, min, max);
     return out;
   }
 
-  double real(const xml::Node& n, std::string_view key, double fallback) const {
+  // Finite, in [0, max].
+  double real(const xml::Node& n, std::string_view key, double fallback, double max) const {
     const std::string* v = n.find(key);
     if (!v || v->empty()) return fallback;
     double out = 0;
     auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), out);
-    if (ec != std::errc() || end != v->data() + v->size()) bad(n, key, *v);
+    if (ec != std::errc() || end != v->data() + v->size() || !std::isfinite(out) || out < 0 ||
+        out > max)
+      bad(n, key, *v, 0.0, max);
     return out;
+  }
+
+  bool flag(const xml::Node& n, std::string_view key) const {
+    return number<int>(n, key, 0, 0, 1) != 0;
   }
 };
 
@@ -63,11 +90,11 @@ struct Loader {
   void load_gpu(const xml::Node& n, int pci) {
     Gpu g;
     g.pci = pci;
-    g.dev = r.number<int>(n, "dev", -1);
-    g.sm = r.number<int>(n, "sm", 0);
-    g.rank = r.number<int>(n, "rank", -1);
-    g.gdr = r.number<int>(n, "gdr", 0) != 0;
-    g.nvlink_bw = r.real(n, "tdm_nvlink_bw", 0);
+    g.dev = r.number<int>(n, "dev", -1, -1, kMaxIndex);
+    g.sm = r.number<int>(n, "sm", 0, 0, kMaxSm);
+    g.rank = r.number<int>(n, "rank", -1, -1, kMaxIndex);
+    g.gdr = r.flag(n, "gdr");
+    g.nvlink_bw = r.real(n, "tdm_nvlink_bw", 0, kMaxNvLinkBw);
     for (const xml::Node& c : n.children) {
       if (c.name != "nvlink") {
         ignore(c, "gpu");
@@ -75,7 +102,7 @@ struct Loader {
       }
       NvLink l;
       l.target = detail::canonical_busid(c.get("target"));
-      l.count = r.number<int>(c, "count", 1);
+      l.count = r.number<int>(c, "count", 1, 0, kMaxLinks);
       l.target_class = r.number<uint32_t>(c, "tclass", 0);
       g.nvlinks.push_back(std::move(l));
     }
@@ -97,13 +124,13 @@ struct Loader {
       nic.pci = pci;
       nic.cpu = cpu;
       nic.name = c.get("name");
-      nic.dev = r.number<int>(c, "dev", static_cast<int>(host.nics.size()));
-      nic.port = r.number<int>(c, "port", 1);
-      nic.speed_mbps = r.real(c, "speed", 0);
-      nic.latency_us = r.real(c, "latency", 0);
+      nic.dev = r.number<int>(c, "dev", static_cast<int>(host.nics.size()), 0, kMaxIndex);
+      nic.port = r.number<int>(c, "port", 1, 0, kMaxIndex);
+      nic.speed_mbps = r.real(c, "speed", 0, kMaxNetSpeed);
+      nic.latency_us = r.real(c, "latency", 0, kMaxLatency);
       nic.guid = r.number<uint64_t>(c, "guid", 0);
-      nic.maxconn = r.number<int>(c, "maxconn", 0);
-      nic.gdr = r.number<int>(c, "gdr", 0) != 0;
+      nic.maxconn = r.number<int>(c, "maxconn", 0, 0, kMaxConn);
+      nic.gdr = r.flag(c, "gdr");
       nic.link_layer = c.get("tdm_link_layer");
       host.nics.push_back(std::move(nic));
     }
@@ -120,7 +147,7 @@ struct Loader {
     d.subsystem_vendor = r.number<uint16_t>(n, "subsystem_vendor", 0);
     d.subsystem_device = r.number<uint16_t>(n, "subsystem_device", 0);
     d.link_speed = n.get("link_speed");
-    d.link_width = r.number<int>(n, "link_width", 0);
+    d.link_width = r.number<int>(n, "link_width", 0, 0, kMaxLinkWidth);
     if (d.busid.empty()) throw_error(tdmInvalidArgument, r.source, ": <pci> without busid");
     int self = static_cast<int>(host.pci.size());
     host.pci.push_back(std::move(d));
@@ -138,13 +165,13 @@ struct Loader {
 
   void load_cpu(const xml::Node& n) {
     Cpu c;
-    c.numa_id = r.number<int>(n, "numaid", static_cast<int>(host.cpus.size()));
-    c.package = r.number<int>(n, "tdm_package", -1);
+    c.numa_id = r.number<int>(n, "numaid", static_cast<int>(host.cpus.size()), -1, kMaxIndex);
+    c.package = r.number<int>(n, "tdm_package", -1, -1, kMaxIndex);
     c.affinity = n.get("affinity");
     c.arch = n.get("arch");
     c.vendor = n.get("vendor");
-    c.family_id = r.number<int>(n, "familyid", 0);
-    c.model_id = r.number<int>(n, "modelid", 0);
+    c.family_id = r.number<int>(n, "familyid", 0, 0, kMaxCpuId);
+    c.model_id = r.number<int>(n, "modelid", 0, 0, kMaxCpuId);
     int self = static_cast<int>(host.cpus.size());
     host.cpus.push_back(std::move(c));
     for (const xml::Node& child : n.children) {
@@ -166,8 +193,9 @@ std::string hex(uint64_t v, int width) {
 
 std::string real_string(double v) {
   // Integers print without a fraction (speed="400000"), like NCCL's dumps.
+  // The range test first: casting a double past long long is undefined.
   char buf[64];
-  if (v == static_cast<double>(static_cast<long long>(v)))
+  if (std::fabs(v) < 1e15 && v == static_cast<double>(static_cast<long long>(v)))
     std::snprintf(buf, sizeof(buf), "%lld", static_cast<long long>(v));
   else
     std::snprintf(buf, sizeof(buf), "%g", v);

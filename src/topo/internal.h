@@ -29,6 +29,8 @@ std::vector<int> pci_chain(const HostTopology& host, int pci);
 // ---- bandwidth model (GB/s, one direction; see docs/topology.md) ----
 double pcie_bw(std::string_view link_speed, int link_width);
 double nvlink_bw_per_link(const Gpu& gpu);
+// NVLinks from `gpu` to NVSwitches, summed saturating (at 2^20) whatever the file lists.
+int switch_nvlinks(const Gpu& gpu);
 double cpu_interconnect_bw(const Cpu& a, const Cpu& b);
 double nic_bw(const Nic& nic);
 double latency_us(PathClass cls, bool host_memory);

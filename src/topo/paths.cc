@@ -125,6 +125,21 @@ double latency_us(PathClass cls, bool host_memory) {
   return 0;
 }
 
+// Link sums saturate here: a file may list any number of <nvlink> elements,
+// and direct + switch links must still fit an int.
+constexpr int64_t kMaxLinkSum = 1 << 20;
+
+constexpr int saturated_links(int64_t n) {
+  return static_cast<int>(std::clamp<int64_t>(n, 0, kMaxLinkSum));
+}
+
+int switch_nvlinks(const Gpu& g) {
+  int64_t n = 0;
+  for (const NvLink& l : g.nvlinks)
+    if (l.target_class == kPciClassNvSwitch) n = std::min<int64_t>(n + l.count, kMaxLinkSum);
+  return saturated_links(n);
+}
+
 }  // namespace detail
 
 namespace {
@@ -205,22 +220,15 @@ PathInfo pci_path(const HostTopology& h, const Loc& a, const Loc& b, bool host_m
 
 int direct_nvlinks(const HostTopology& h, int a, int b) {
   const std::string& target = h.busid_of_gpu(b);
-  int n = 0;
+  int64_t n = 0;
   for (const NvLink& l : h.gpus[static_cast<size_t>(a)].nvlinks)
-    if (l.target == target) n += l.count;
-  return n;
+    if (l.target == target) n = std::min<int64_t>(n + l.count, detail::kMaxLinkSum);
+  return detail::saturated_links(n);
 }
 
 int nvlink_pair(const HostTopology& h, int a, int b) {
   // Either side may list the link; a file could carry only one direction.
   return std::max(direct_nvlinks(h, a, b), direct_nvlinks(h, b, a));
-}
-
-int switch_nvlinks(const Gpu& g) {
-  int n = 0;
-  for (const NvLink& l : g.nvlinks)
-    if (l.target_class == kPciClassNvSwitch) n += l.count;
-  return n;
 }
 
 PathInfo gpu_gpu(const HostTopology& h, int a, int b) {
@@ -235,7 +243,7 @@ PathInfo gpu_gpu(const HostTopology& h, int a, int b) {
   }
   double per_link = std::min(detail::nvlink_bw_per_link(ga), detail::nvlink_bw_per_link(gb));
   int direct = nvlink_pair(h, a, b);
-  int sa = switch_nvlinks(ga), sb = switch_nvlinks(gb);
+  int sa = detail::switch_nvlinks(ga), sb = detail::switch_nvlinks(gb);
   // NVSwitch and direct links add up: both are NVLink bandwidth to the peer.
   int nv = direct + std::min(sa, sb);
   if (nv > 0) {

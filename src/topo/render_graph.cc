@@ -66,12 +66,9 @@ void Graph::add_host(const JobTopology& job, int hidx) {
   for (size_t g = 0; g < h.gpus.size(); ++g) {
     const Gpu& gpu = h.gpus[g];
     double per_link = detail::nvlink_bw_per_link(gpu);
-    int to_switch = 0;
+    const int to_switch = detail::switch_nvlinks(gpu);
     for (const NvLink& l : gpu.nvlinks) {
-      if (l.target_class == kPciClassNvSwitch) {
-        to_switch += l.count;
-        continue;
-      }
+      if (l.target_class == kPciClassNvSwitch) continue;
       int peer = h.gpu_by_busid(l.target);
       // Each GPU pair once, even when both sides list the link.
       if (peer < 0 ||

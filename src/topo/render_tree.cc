@@ -108,12 +108,9 @@ class Tree {
         out_ << ", rank " << join(ix_.gpu_ranks[static_cast<size_t>(g)]);
       out_ << "\n";
       double per_link = detail::nvlink_bw_per_link(gpu);
-      int to_switch = 0;
+      const int to_switch = detail::switch_nvlinks(gpu);
       for (const NvLink& l : gpu.nvlinks) {
-        if (l.target_class == kPciClassNvSwitch) {
-          to_switch += l.count;
-          continue;
-        }
+        if (l.target_class == kPciClassNvSwitch) continue;
         int peer = h_.gpu_by_busid(l.target);
         line(depth + 2) << "NVLink x" << l.count << " -> "
                         << (peer >= 0 ? "GPU " + std::to_string(peer) : "device " + l.target)

@@ -2,11 +2,14 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstdio>
 #include <string>
 
 #include "util/env.h"
+#include "util/error.h"
 
 namespace tdm::log {
 
@@ -17,21 +20,48 @@ struct Settings {
   std::string subsys = "ALL";
 };
 
+constexpr std::array<std::string_view, 8> kSubsystems = {"ALL",  "INIT", "BOOT",  "TRANSPORT",
+                                                         "TOPO", "CUDA", "SHMEM", "API"};
+
+// Throws tdmInvalidArgument naming the variable on a value outside the vocabulary.
+Settings settings_from_env() {
+  Settings out;
+  const std::string level =
+      env::get_choice("TANDEM_DEBUG", "WARN", {"NONE", "WARN", "INFO", "TRACE"});
+  if (level == "NONE") out.level = Level::kNone;
+  if (level == "INFO") out.level = Level::kInfo;
+  if (level == "TRACE") out.level = Level::kTrace;
+  if (auto v = env::get("TANDEM_DEBUG_SUBSYS")) {
+    std::string_view rest = *v;
+    while (true) {
+      const size_t comma = rest.find(',');
+      const std::string_view one = rest.substr(0, comma);
+      if (std::find(kSubsystems.begin(), kSubsystems.end(), one) == kSubsystems.end()) {
+        std::string known;
+        for (std::string_view s : kSubsystems)
+          known += (known.empty() ? "" : ", ") + std::string(s);
+        throw_error(tdmInvalidArgument, "TANDEM_DEBUG_SUBSYS='", *v, "' names '", one,
+                    "', which is not one of ", known, " (a comma-separated list)");
+      }
+      if (comma == std::string_view::npos) break;
+      rest.remove_prefix(comma + 1);
+    }
+    out.subsys = *v;
+  }
+  return out;
+}
+
+// Logging cannot throw (it runs in destructors and error paths): a bad value
+// gives one warning here and the defaults; check_env() at communicator init
+// turns it into an error of the init call.
 const Settings& settings() {
   static const Settings s = [] {
-    Settings out;
-    if (auto v = env::get("TANDEM_DEBUG")) {
-      if (*v == "INFO")
-        out.level = Level::kInfo;
-      else if (*v == "TRACE")
-        out.level = Level::kTrace;
-      else if (*v == "NONE")
-        out.level = Level::kNone;
-      else
-        out.level = Level::kWarn;
+    try {
+      return settings_from_env();
+    } catch (const Error& e) {
+      std::fprintf(stderr, "[tandem WARN INIT] %s; logging at WARN for ALL\n", e.what());
+      return Settings{};
     }
-    if (auto v = env::get("TANDEM_DEBUG_SUBSYS")) out.subsys = *v;
-    return out;
   }();
   return s;
 }
@@ -39,6 +69,8 @@ const Settings& settings() {
 std::atomic<int> g_rank{-1};
 
 }  // namespace
+
+void check_env() { settings_from_env(); }
 
 void set_rank(int rank) { g_rank.store(rank, std::memory_order_relaxed); }
 

@@ -1,5 +1,5 @@
-// Logging controlled by TANDEM_DEBUG=WARN|INFO|TRACE and TANDEM_DEBUG_SUBSYS
-// (comma-separated: INIT,BOOT,TRANSPORT,COLL,TOPO,API, or ALL). Lines go to stderr prefixed
+// Logging controlled by TANDEM_DEBUG=NONE|WARN|INFO|TRACE and TANDEM_DEBUG_SUBSYS
+// (comma-separated: INIT,BOOT,TRANSPORT,TOPO,CUDA,SHMEM,API, or ALL). Lines go to stderr prefixed
 // with host:pid and the rank when known.
 #pragma once
 
@@ -13,6 +13,9 @@ enum class Level { kNone = 0, kWarn = 1, kInfo = 2, kTrace = 3 };
 bool enabled(Level level, std::string_view subsys);
 void write(Level level, std::string_view subsys, const std::string& line);
 void set_rank(int rank);
+// Throws tdmInvalidArgument if TANDEM_DEBUG or TANDEM_DEBUG_SUBSYS holds a value
+// outside its vocabulary (logging itself warns once and uses the defaults).
+void check_env();
 
 template <typename... Parts>
 void emit(Level level, std::string_view subsys, const Parts&... parts) {

@@ -79,7 +79,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         ReplyHeader header = take<ReplyHeader>(in);
         check_reply_header(header, nranks);
         // What the rank then reads: header.length payload bytes and a MAC.
-        std::vector<std::byte> payload(in.begin(), in.begin() + std::min<size_t>(in.size(), header.length));
+        std::vector<std::byte> payload(in.begin(),
+                                       in.begin() + std::min<size_t>(in.size(), header.length));
         in = in.subspan(payload.size());
         std::vector<std::byte> mac(in.begin(), in.end());
         if (selector % 8 == 5) {

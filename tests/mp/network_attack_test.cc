@@ -39,8 +39,8 @@ int rank_main(int rank, const tdmUniqueId& id) {
     return 1;
   }
   std::vector<float> data(1024, float(rank + 1)), out(1024, -1.0f);
-  tdmResult_t r = tdmAllReduce(data.data(), out.data(), data.size(), tdmFloat32, tdmSum, comm,
-                               nullptr);
+  tdmResult_t r =
+      tdmAllReduce(data.data(), out.data(), data.size(), tdmFloat32, tdmSum, comm, nullptr);
   bool right = r == tdmSuccess;
   for (float v : out) right = right && v == float(kRanks * (kRanks + 1) / 2);
   tdmCommDestroy(comm);
@@ -141,9 +141,10 @@ TEST(NetworkAttack, JobFormsOnTimeAndIntrudersAreRefused) {
   EXPECT_EQ(attacked.codes, std::vector<int>(kRanks, 0));
   EXPECT_EQ(admitted.load(), 0);
   EXPECT_EQ(refused.load(), kRanks);
-  std::printf("time to form %d ranks: %.3f s quiet, %.3f s under attack (%zu raw connections, "
-              "%d wrong-key intruders)\n",
-              kRanks, quiet.seconds, attacked.seconds, attackers.size(), kRanks);
+  std::printf(
+      "time to form %d ranks: %.3f s quiet, %.3f s under attack (%zu raw connections, "
+      "%d wrong-key intruders)\n",
+      kRanks, quiet.seconds, attacked.seconds, attackers.size(), kRanks);
   EXPECT_LT(attacked.seconds, quiet.seconds + 1.0);
   ::unsetenv("TANDEM_TIMEOUT");
 }

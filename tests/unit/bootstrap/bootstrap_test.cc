@@ -13,7 +13,6 @@
 #include <vector>
 
 #include "bootstrap/root.h"
-#include "util/env.h"
 #include "util/error.h"
 
 namespace {
@@ -31,21 +30,6 @@ TEST(UniqueId, RoundTripsThroughHexAndRejectsGarbage) {
   tdmUniqueId garbage{};
   EXPECT_THROW(tdm::bootstrap::decode(garbage), tdm::Error);
   EXPECT_THROW(tdm::bootstrap::from_hex("zz"), tdm::Error);
-}
-
-TEST(Env, MalformedValuesAreErrorsNamingTheVariable) {
-  ::setenv("TANDEM_TEST_KNOB", "12K", 1);
-  EXPECT_EQ(tdm::env::get_size("TANDEM_TEST_KNOB", 0), 12u << 10);
-  ::setenv("TANDEM_TEST_KNOB", "twelve", 1);
-  try {
-    tdm::env::get_int("TANDEM_TEST_KNOB", 0);
-    FAIL() << "no error";
-  } catch (const tdm::Error& e) {
-    EXPECT_EQ(e.code(), tdmInvalidArgument);
-    EXPECT_NE(std::string(e.what()).find("TANDEM_TEST_KNOB"), std::string::npos);
-  }
-  ::unsetenv("TANDEM_TEST_KNOB");
-  EXPECT_EQ(tdm::env::get_int("TANDEM_TEST_KNOB", 7), 7);
 }
 
 // Runs body(rank, bootstrap) on nranks threads joined through one root.

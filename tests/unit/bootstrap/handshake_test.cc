@@ -169,7 +169,8 @@ TEST(Handshake, PendingConnectionsAreCapped) {
   Server server;
   Acceptor acceptor(server.listener.get(), random_credentials(), Purpose::kMesh, "capped");
   std::vector<Fd> idle;
-  for (size_t i = 0; i < Acceptor::kMaxPending + 20; ++i) idle.push_back(raw_connect(server.address));
+  for (size_t i = 0; i < Acceptor::kMaxPending + 20; ++i)
+    idle.push_back(raw_connect(server.address));
   for (int i = 0; i < 50 && acceptor.pending() + acceptor.refused() < idle.size(); ++i)
     (void)acceptor.poll(20);
   EXPECT_EQ(acceptor.pending(), Acceptor::kMaxPending);

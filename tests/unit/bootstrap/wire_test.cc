@@ -84,8 +84,7 @@ TEST(Hello, GoodOneDecodesAndEveryCorruptionIsRefused) {
     Hello bad = good;
     auto* raw = reinterpret_cast<uint8_t*>(&bad);
     raw[rng() % sizeof(bad)] ^= uint8_t(1u << (rng() % 8));
-    EXPECT_THROW(decode_hello(bytes_of(bad), key, challenge, job, Purpose::kRendezvous),
-                 WireError);
+    EXPECT_THROW(decode_hello(bytes_of(bad), key, challenge, job, Purpose::kRendezvous), WireError);
   }
   // Another key, another challenge (a replay), another purpose or job.
   EXPECT_THROW(decode_hello(bytes_of(good), random_key(), challenge, job, Purpose::kRendezvous),
@@ -154,8 +153,7 @@ TEST(RootReply, TableDecodesOnlyWithTheRightMacAndRealAddresses) {
   auto payload = std::as_bytes(std::span(table));
   ReplyHeader header{0, static_cast<uint32_t>(payload.size())};
   auto mac = reply_mac(key, hello, header, payload);
-  auto addresses =
-      decode_root_reply(header, payload, std::as_bytes(std::span(mac)), key, hello, 2);
+  auto addresses = decode_root_reply(header, payload, std::as_bytes(std::span(mac)), key, hello, 2);
   ASSERT_EQ(addresses.size(), 2u);
   EXPECT_EQ(addresses[1].to_string(), "127.0.0.1:11");
   // Reply to another hello (replayed to a later rank), or forged.
@@ -175,8 +173,8 @@ TEST(RootReply, TableDecodesOnlyWithTheRightMacAndRealAddresses) {
   ReplyHeader failed{1, static_cast<uint32_t>(text.size())};
   auto text_mac = reply_mac(key, hello, failed, std::as_bytes(std::span(text)));
   try {
-    decode_root_reply(failed, std::as_bytes(std::span(text)),
-                      std::as_bytes(std::span(text_mac)), key, hello, 2);
+    decode_root_reply(failed, std::as_bytes(std::span(text)), std::as_bytes(std::span(text_mac)),
+                      key, hello, 2);
     FAIL() << "no error";
   } catch (const WireError&) {
     FAIL() << "a failure sentence is not a wire error";

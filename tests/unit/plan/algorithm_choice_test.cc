@@ -68,8 +68,13 @@ TEST_F(AlgorithmChoice, HostSettingsRejectBadValues) {
   env_.set("TANDEM_ALLREDUCE_ALGO", "tree");
   expect_invalid_argument([] { host_allreduce_settings_from_env(); }, "TANDEM_ALLREDUCE_ALGO");
   env_.set("TANDEM_ALLREDUCE_ALGO", nullptr);
-  env_.set("TANDEM_ONESHOT_MAX_BYTES", "lots");
-  expect_invalid_argument([] { host_allreduce_settings_from_env(); }, "TANDEM_ONESHOT_MAX_BYTES");
+  for (const char* bad : {"lots", "-1", "1025G", "20000000003870g"}) {
+    env_.set("TANDEM_ONESHOT_MAX_BYTES", bad);
+    expect_invalid_argument([] { host_allreduce_settings_from_env(); },
+                            "TANDEM_ONESHOT_MAX_BYTES='" + std::string(bad) + "'");
+  }
+  env_.set("TANDEM_ONESHOT_MAX_BYTES", "1024G");  // the cap: "always one-shot"
+  EXPECT_EQ(host_allreduce_settings_from_env().oneshot_max_bytes, uint64_t(1) << 40);
 }
 
 TEST(ChooseHostAllReduce, BySizeThenByHosts) {
@@ -147,8 +152,15 @@ TEST_F(AlgorithmChoice, CudaSettingsRejectBadValues) {
   env_.set("TANDEM_CUDA_ALLREDUCE_ALGO", "ring");
   expect_invalid_argument([] { cuda_settings_from_env(2); }, "TANDEM_CUDA_ALLREDUCE_ALGO");
   env_.set("TANDEM_CUDA_ALLREDUCE_ALGO", nullptr);
-  env_.set("TANDEM_CUDA_LL_MAX_BYTES", "12Q");
-  expect_invalid_argument([] { cuda_settings_from_env(2); }, "TANDEM_CUDA_LL_MAX_BYTES");
+  for (const char* bad : {"12Q", "-8", "2G"}) {  // the LL area is allocated: at most 1G
+    env_.set("TANDEM_CUDA_LL_MAX_BYTES", bad);
+    expect_invalid_argument([] { cuda_settings_from_env(2); },
+                            "TANDEM_CUDA_LL_MAX_BYTES='" + std::string(bad) + "'");
+  }
+  env_.set("TANDEM_CUDA_LL_MAX_BYTES", nullptr);
+  env_.set("TANDEM_CUDA_CE", "1");
+  env_.set("TANDEM_CUDA_CE_MIN_BYTES", "-1");
+  expect_invalid_argument([] { cuda_settings_from_env(2); }, "TANDEM_CUDA_CE_MIN_BYTES='-1'");
 }
 
 TEST(TwoShotShardBytes, CeilingOfAShareInEightByteLines) {

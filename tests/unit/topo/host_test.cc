@@ -127,6 +127,39 @@ TEST(TopoHost, RejectsBadFiles) {
   }
 }
 
+TEST(TopoHost, RejectsOutOfRangeNumbersNamingElementAndAttribute) {
+  const std::string gpu = R"(<system><cpu><pci busid="0000:01:00.0" class="0x030200">)";
+  const std::string end = "</pci></cpu></system>";
+  auto nvlink = [&](const char* count) {
+    return gpu + R"(<gpu dev="0"><nvlink target="0000:02:00.0" count=")" + count + "\"/></gpu>" +
+           end;
+  };
+  expect_invalid(nvlink("2147483647"),
+                 "<nvlink> attribute count=\"2147483647\" is not valid: expected a number from 0 "
+                 "to 1024");
+  expect_invalid(nvlink("-1"), "<nvlink> attribute count=\"-1\"");
+  expect_invalid(nvlink("99999999999"), "count=\"99999999999\"");
+  const std::string net = R"(<system><cpu><nic><net name="x" )";
+  for (const char* speed : {"1e19", "inf", "nan", "-1", "1e400"})
+    expect_invalid(net + "speed=\"" + speed + "\"/></nic></cpu></system>",
+                   "<net> attribute speed=\"" + std::string(speed) +
+                       "\" is not valid: expected a number from 0 to 1e+09");
+  expect_invalid(net + R"(latency="1e7"/></nic></cpu></system>)", "<net> attribute latency");
+  expect_invalid(net + R"(gdr="2"/></nic></cpu></system>)", "gdr=\"2\"");
+  expect_invalid(gpu + R"(<gpu dev="0" tdm_nvlink_bw="1e7"/>)" + end, "tdm_nvlink_bw=\"1e7\"");
+  expect_invalid(gpu + R"(<gpu dev="-2"/>)" + end, "<gpu> attribute dev=\"-2\"");
+  expect_invalid(gpu + R"(<gpu dev="0" sm="-90"/>)" + end, "sm=\"-90\"");
+  expect_invalid(R"(<system><cpu><pci busid="1" link_width="-16"/></cpu></system>)",
+                 "<pci> attribute link_width=\"-16\"");
+  expect_invalid(R"(<system><cpu><pci busid="1" class="0x"/></cpu></system>)", "class=\"0x\"");
+  expect_invalid(R"(<system><cpu numaid="-2"/></system>)", "<cpu> attribute numaid=\"-2\"");
+  // The edges are accepted.
+  HostTopology h = from_xml_string(nvlink("1024"), "t.xml");
+  EXPECT_EQ(h.gpus[0].nvlinks[0].count, 1024);
+  h = from_xml_string(net + R"(speed="1e9" latency="0"/></nic></cpu></system>)", "t.xml");
+  EXPECT_EQ(h.nics[0].speed_mbps, 1e9);
+}
+
 void expect_same(const HostTopology& a, const HostTopology& b) {
   EXPECT_EQ(to_xml_string(a), to_xml_string(b));
   EXPECT_EQ(a.hostname, b.hostname);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include <filesystem>
+#include <string>
 
 #include "topo/internal.h"
 #include "topo/topology.h"
@@ -180,6 +181,26 @@ TEST(TopoPaths, NvbOnlyWhenItBeatsPcie) {
   // The link listed only by GPU 0 still joins GPU 1 to it.
   EXPECT_EQ(cls(h, gpu(1), gpu(0)), PathClass::kNVL);
   EXPECT_DOUBLE_EQ(host_path(h, gpu(1), gpu(0)).bw_GBps, 5.0);
+}
+
+TEST(TopoPaths, NvLinkSumsSaturateInsteadOfOverflowing) {
+  // 2049 elements of the largest count (1024) to the peer and to a switch:
+  // 2^21 + 1024 links each way, past the 2^20 the sums saturate at.
+  std::string links;
+  for (int i = 0; i < 2049; ++i)
+    links += R"(<nvlink target="0000:03:00.0" count="1024" tclass="0x030200"/>)"
+             R"(<nvlink target="0000:05:00.0" count="1024" tclass="0x068000"/>)";
+  HostTopology h = from_xml_string(R"(<system version="1"><cpu numaid="0">
+    <pci busid="0000:02:00.0" class="0x030200"><gpu dev="0" sm="90">)" +
+                                   links + R"(</gpu></pci>
+    <pci busid="0000:03:00.0" class="0x030200"><gpu dev="1" sm="90">)" +
+                                   links + R"(</gpu></pci>
+  </cpu></system>)");
+  PathInfo p = host_path(h, gpu(0), gpu(1));
+  EXPECT_EQ(p.cls, PathClass::kNVL);
+  EXPECT_EQ(p.nvlinks, 2 << 20);  // direct + switch, each saturated at 2^20
+  EXPECT_DOUBLE_EQ(p.bw_GBps, double(2 << 20) * 25.0);
+  EXPECT_EQ(detail::switch_nvlinks(h.gpus[0]), 1 << 20);
 }
 
 TEST(TopoPaths, CpuEndpoints) {
