@@ -3,8 +3,10 @@
 #include <sched.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstring>
+#include <optional>
 
 #include "collectives/host/reduce_kernels.h"
 #include "plan/team.h"
@@ -199,6 +201,7 @@ bool advance(Plan& p) {
       all_done = all_done && op_complete(op);
     }
     if (!all_done) return moved;
+    if (step.ready && !step.ready()) return moved;
     ++p.step;
     p.step_started = false;
   }
@@ -209,6 +212,12 @@ bool advance(Plan& p) {
 void check_peers(const Plan& p) {
   plan::Team& team = *p.team;
   if (p.step >= p.steps.size()) return;
+  if (p.steps[p.step].ready) {
+    for (int peer = 0; peer < team.nranks; ++peer)
+      if (peer != team.rank && team.boot->peer_closed(peer))
+        throw_error(tdmRemoteError, "rank ", peer, " of communicator ", team.name,
+                    " went away (process exited or aborted) during a collective");
+  }
   for (const Op& op : p.steps[p.step].ops) {
     if (op_complete(op)) continue;
     for (int peer : {op.recv_peer, op.send_peer}) {
@@ -223,13 +232,16 @@ void check_peers(const Plan& p) {
 
 void execute(std::span<std::vector<Plan>> queues) {
   using Clock = std::chrono::steady_clock;
-  const auto timeout = std::chrono::duration<double>(env::timeout_seconds());
-  std::vector<size_t> current(queues.size(), 0);
+  // Small calls finish in a microsecond or two: nothing here allocates or
+  // reads the clock or the environment unless the call has to wait.
+  std::array<size_t, 4> few{};
+  std::vector<size_t> many(queues.size() > few.size() ? queues.size() : 0, 0);
+  std::span<size_t> current = many.empty() ? std::span(few).first(queues.size()) : std::span(many);
   unsigned spin = ~0u;
   for (const auto& queue : queues)
     if (!queue.empty()) spin = std::min(spin, queue.front().team->spin_before_yield);
-  auto last_progress = Clock::now();
-  auto last_check = last_progress;
+  Clock::time_point last_progress, last_check;
+  std::optional<std::chrono::duration<double>> timeout;
   unsigned idle = 0;
   while (true) {
     bool moved = false, done = true;
@@ -263,18 +275,19 @@ void execute(std::span<std::vector<Plan>> queues) {
       continue;
     }
     // Nothing moved: let the other ranks (perhaps on the same core) run.
-    if (idle++ == 0) last_progress = Clock::now();
+    if (idle++ == 0) last_progress = last_check = Clock::now();
     if (idle < spin) continue;
     sched_yield();
     if ((idle & 255) != 0) continue;
+    if (!timeout) timeout = std::chrono::duration<double>(env::timeout_seconds());
     auto now = Clock::now();
     if (now - last_check > std::chrono::milliseconds(100)) {
       last_check = now;
       for (size_t q = 0; q < queues.size(); ++q)
         if (current[q] < queues[q].size()) check_peers(queues[q][current[q]]);
     }
-    if (now - last_progress > timeout)
-      throw_error(tdmRemoteError, "no progress for TANDEM_TIMEOUT=", timeout.count(),
+    if (now - last_progress > *timeout)
+      throw_error(tdmRemoteError, "no progress for TANDEM_TIMEOUT=", timeout->count(),
                   " s in a collective (a peer is hung or did not call the same operation)");
   }
 }

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "collectives/host/reduce_kernels.h"
+#include "collectives/host/slots.h"
 #include "plan/team.h"
 #include "util/dtype.h"
 #include "util/error.h"
@@ -120,6 +121,23 @@ void allreduce_oneshot(Builder& b, const Call& call) {
       host::reduce(red.type, op, dst, dst, slots + bytes * r, call.count);
     if (red.divisor > 1) host::divide(red.type, dst, call.count, red.divisor);
   });
+}
+
+// One-shot through the team's shared slots (slots.h): publish, wait for
+// every peer's flag, reduce every slot in rank order.
+void allreduce_slots(Builder& b, const Call& call) {
+  Team& team = b.team;
+  const uint64_t epoch = ++team.slot_epoch;  // plans of a team run in build order
+  const plan::Reduction red = b.plan.reduction;
+  const bool prescale = is_premulsum(call);
+  const std::byte* src = bytes_of(call.send);
+  std::byte* dst = bytes_of(call.recv);
+  const size_t count = call.count;
+  Step exchange;
+  exchange.local = [=, &team] { slots_publish(team, red, src, count, prescale, epoch); };
+  exchange.ready = [epoch, &team] { return slots_ready(team, epoch); };
+  b.plan.steps.push_back(std::move(exchange));
+  b.local([=, &team] { slots_reduce(team, red, dst, count, epoch); });
 }
 
 // Ring reduce-scatter + allgather over the ranks `ring` (this rank included),
@@ -419,7 +437,10 @@ Plan build_collective(const Call& call) {
       }
       switch (plan::choose_host_allreduce(team.allreduce, bytes, team.nranks, team.nhosts())) {
         case plan::HostAllReduce::kOneShot:
-          allreduce_oneshot(b, call);
+          if (slots_fit(team, bytes))
+            allreduce_slots(b, call);
+          else
+            allreduce_oneshot(b, call);
           break;
         case plan::HostAllReduce::kRing:
           allreduce_ring(b, team.ring, bytes_of(call.send), bytes_of(call.recv), call.count,

@@ -13,6 +13,7 @@
 #include <tuple>
 
 #include "bootstrap/root.h"
+#include "collectives/host/slots.h"
 #include "device/device_query.h"
 #include "plan/algorithm_choice.h"
 #include "util/env.h"
@@ -30,6 +31,7 @@ struct RankInfo {
   int32_t numa;        // NUMA node the process runs on, -1 unknown
   char gpu_busid[32];  // PCI bus id of the rank's CUDA device, empty without one
   char hostname[64];
+  cpu_set_t cpus;  // where this process may run
 };
 
 // NUMA node of the CPU this thread runs on, from sysfs (cpuN/nodeM).
@@ -162,6 +164,16 @@ void connect_transports(Comm& comm) {
   comm.link_capacity = comm.tuning.shm_buffer_size;
   if (!socket_peers.empty() || shm_peers.empty())
     comm.link_capacity = std::min<size_t>(comm.link_capacity, comm.tuning.socket_buffer_size);
+  // Every rank reaches every other through shared memory: the small one-shot
+  // allreduce goes through slots all of them map (collectives/host/slots.h).
+  const bool all_shm = comm.nranks > 1 && static_cast<int>(shm_peers.size()) == comm.nranks - 1;
+  const size_t slot = std::min<uint64_t>(comm.allreduce.oneshot_max_bytes, host::kMaxSlotBytes);
+  bool everyone = true;
+  for (uint8_t yes : comm.boot->allgather_value<uint8_t>(all_shm && slot > 0)) everyone &= yes != 0;
+  if (everyone) {
+    comm.slot_bytes = host::slot_data_bytes(slot);
+    comm.slots = transport::map_shared_by_all(*comm.boot, host::slots_region_bytes(comm));
+  }
 }
 
 }  // namespace
@@ -187,6 +199,7 @@ std::unique_ptr<Comm> create_comm(const tdmUniqueId& id, int nranks, int rank,
   mine.numa = current_numa_node();
   device::cuda_device_busid(mine.gpu_busid, sizeof(mine.gpu_busid));
   gethostname(mine.hostname, sizeof(mine.hostname) - 1);
+  if (sched_getaffinity(0, sizeof(mine.cpus), &mine.cpus) != 0) CPU_ZERO(&mine.cpus);
   auto infos = comm->boot->allgather_value(mine);
 
   // Wire-relevant settings: rank 0's environment decides for everybody.
@@ -208,10 +221,18 @@ std::unique_ptr<Comm> create_comm(const tdmUniqueId& id, int nranks, int rank,
 
   group_hosts(*comm, infos, comm->tuning.ranks_per_host);
   build_topology(*comm, infos);
+  // Spin while waiting only when this machine's ranks have a core each: the
+  // cores any of them may run on (mpirun binds each rank to one core, so one
+  // process's own mask says little) against how many ranks share them.
   int same_machine = 0;
-  for (const RankInfo& info : infos) same_machine += info.host_hash == mine.host_hash;
-  cpu_set_t cpus;
-  int cores = sched_getaffinity(0, sizeof(cpus), &cpus) == 0 ? CPU_COUNT(&cpus) : 1;
+  cpu_set_t cores_used;
+  CPU_ZERO(&cores_used);
+  for (const RankInfo& info : infos) {
+    if (info.host_hash != mine.host_hash) continue;
+    ++same_machine;
+    CPU_OR(&cores_used, &cores_used, &info.cpus);
+  }
+  const int cores = std::max(CPU_COUNT(&cores_used), 1);
   comm->spin_before_yield = static_cast<unsigned>(
       env::get_int("TANDEM_SPIN", same_machine > cores ? 0 : 1000, 0, UINT32_MAX));
   connect_transports(*comm);

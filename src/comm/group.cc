@@ -1,6 +1,7 @@
 #include "comm/group.h"
 
 #include <algorithm>
+#include <array>
 #include <thread>
 #include <vector>
 
@@ -79,7 +80,36 @@ void end_with(const Wrapper& wrap) {
   wrap(comms, [&] { run(state.calls); });
 }
 
+namespace {
+// Runs the plans; on failure the communicators involved cannot be trusted
+// any more (partial traffic may sit in their links).
+void execute_host(std::span<std::vector<plan::Plan>> queues, std::span<plan::Team* const> teams) {
+  try {
+    host::execute(queues);
+  } catch (const Error& e) {
+    for (plan::Team* team : teams)
+      comm_of(*team).async_error.record(e.code() == tdmInvalidUsage ? tdmRemoteError : e.code(),
+                                        e.what());
+    throw;
+  }
+}
+}  // namespace
+
 void run(std::span<const Call> all) {
+  // One call (what every ungrouped call is): no sorting into engines and
+  // queues, which would cost allocations a small call notices.
+  if (all.size() == 1) {
+    const Call& call = all.front();
+    if (call.device) {
+      cuda_side::enqueue(all);
+      return;
+    }
+    std::array<std::vector<plan::Plan>, 1> queue;
+    queue[0].push_back(plan::is_point_to_point(call) ? host::build_point_to_point(*call.team, all)
+                                                     : host::build_collective(call));
+    execute_host(queue, std::span(&call.team, 1));
+    return;
+  }
   std::vector<Call> device_calls, host_calls;
   for (const Call& call : all) (call.device ? device_calls : host_calls).push_back(call);
   cuda_side::enqueue(device_calls);
@@ -99,15 +129,7 @@ void run(std::span<const Call> all) {
       if (call.team == teams[i] && !plan::is_point_to_point(call))
         queues[i].push_back(host::build_collective(call));
   }
-  try {
-    host::execute(queues);
-  } catch (const Error& e) {
-    // Partial traffic may sit in the links: the communicators cannot be trusted any more.
-    for (plan::Team* team : teams)
-      comm_of(*team).async_error.record(e.code() == tdmInvalidUsage ? tdmRemoteError : e.code(),
-                                        e.what());
-    throw;
-  }
+  execute_host(queues, teams);
 }
 
 }  // namespace tdm::group

@@ -57,6 +57,10 @@ struct Step {
   std::vector<Op> ops;
   // Local work run when the step starts, before its ops (copies, final reductions).
   std::function<void()> local;
+  // When set, the step also waits until this holds (after its ops): flags
+  // peers raise in shared memory (collectives/host/slots.h). It waits on
+  // every peer.
+  std::function<bool()> ready;
 };
 
 // How elements combine: the reduction kernel's op plus the premulsum scalar

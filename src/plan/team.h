@@ -11,6 +11,7 @@
 
 #include "bootstrap/bootstrap.h"
 #include "plan/algorithm_choice.h"
+#include "transports/shm/shm_segment.h"
 #include "transports/transport.h"
 
 namespace tdm::plan {
@@ -35,6 +36,13 @@ struct Team {
   // more ranks than it has cores (the peer we wait for may need our core).
   unsigned spin_before_yield = 1000;
   HostAllReduceSettings allreduce{};  // agreed at init (rank 0's environment)
+
+  // Teams on one host with shared memory: a region every rank maps, holding
+  // two slots per rank for the small one-shot collectives
+  // (collectives/host/slots.h); empty otherwise.
+  transport::Mapping slots;
+  size_t slot_bytes = 0;    // data bytes per slot
+  uint64_t slot_epoch = 0;  // calls that used the slots so far
 
   transport::Link& link(int peer) const { return *links[peer]; }
   int host() const { return host_of_rank[rank]; }

@@ -7,6 +7,7 @@
 #include <numeric>
 #include <vector>
 
+#include "collectives/host/slots.h"
 #include "plan/team.h"
 #include "tests/common/thread_ranks.h"
 
@@ -17,6 +18,7 @@ struct TeamShape {
   size_t capacity = 4096;         // bytes per shm ring and direction
   std::vector<int> host_of_rank;  // empty: one host
   std::vector<int> ring;          // empty: rank order
+  size_t slot_bytes = 0;          // > 0: one-host teams get shared slots (slots.h)
 };
 
 inline std::unique_ptr<plan::Team> make_team(const tdmUniqueId& id, int rank,
@@ -44,6 +46,10 @@ inline std::unique_ptr<plan::Team> make_team(const tdmUniqueId& id, int rank,
   team->link_capacity = shape.capacity;
   team->spin_before_yield = 0;  // more ranks than cores: yield at once
   team->allreduce = plan::HostAllReduceSettings{32 << 10, -1, 0};
+  if (shape.slot_bytes > 0) {
+    team->slot_bytes = host::slot_data_bytes(shape.slot_bytes);
+    team->slots = transport::map_shared_by_all(*team->boot, host::slots_region_bytes(*team));
+  }
   return team;
 }
 

@@ -14,6 +14,7 @@
 
 #include "bootstrap/bootstrap.h"
 #include "transports/ring_buffer.h"
+#include "transports/shm/shm_segment.h"
 #include "transports/transport.h"
 #include "util/env.h"
 #include "util/error.h"
@@ -23,39 +24,9 @@ namespace tdm::transport {
 
 namespace {
 
-// An mmap'ed region; unmapped on destruction.
-class Mapping {
- public:
-  Mapping() = default;
-  Mapping(void* base, size_t size) : base_(base), size_(size) {}
-  ~Mapping() {
-    if (base_ != nullptr) ::munmap(base_, size_);
-  }
-  Mapping(Mapping&& other) noexcept
-      : base_(std::exchange(other.base_, nullptr)), size_(other.size_) {}
-  Mapping& operator=(Mapping&& other) noexcept {
-    std::swap(base_, other.base_);
-    std::swap(size_, other.size_);
-    return *this;
-  }
-  std::byte* bytes() const { return static_cast<std::byte*>(base_); }
-
- private:
-  void* base_ = nullptr;
-  size_t size_ = 0;
-};
-
 struct SegmentName {
   char text[64];
 };
-
-std::string segment_name(uint64_t nonce, int rank, uint64_t serial) {
-  char text[64];
-  std::snprintf(text, sizeof(text), "/tandem-%016llx-%d-%llu-%d",
-                static_cast<unsigned long long>(nonce), rank,
-                static_cast<unsigned long long>(serial), static_cast<int>(getpid()));
-  return text;
-}
 
 // One ring per slot: its control block, then its data. The stride keeps every
 // control block at its alignment whatever the capacity (UBSan caught a
@@ -64,25 +35,6 @@ std::string segment_name(uint64_t nonce, int rank, uint64_t serial) {
 size_t slot_bytes(size_t capacity) {
   constexpr size_t align = alignof(RingControl);
   return sizeof(RingControl) + (capacity + align - 1) / align * align;
-}
-
-Mapping map_segment(const std::string& name, size_t size, bool create) {
-  int flags = O_RDWR | (create ? O_CREAT | O_EXCL : 0);
-  Fd fd(::shm_open(name.c_str(), flags, 0600));
-  if (!fd.valid()) throw_system_error("shm_open " + name, errno);
-  if (create) {
-    if (::ftruncate(fd.get(), static_cast<off_t>(size)) != 0)
-      throw_system_error("ftruncate " + name, errno);
-    // Reserve the pages now: a full /dev/shm must fail here, not SIGBUS later.
-    if (int err = ::posix_fallocate(fd.get(), 0, static_cast<off_t>(size)); err != 0) {
-      ::shm_unlink(name.c_str());
-      throw_error(tdmSystemError, "cannot reserve ", size, " bytes in /dev/shm for ", name, ": ",
-                  std::strerror(err), " (make /dev/shm larger or lower TANDEM_SHM_BUFFER_SIZE)");
-    }
-  }
-  void* base = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
-  if (base == MAP_FAILED) throw_system_error("mmap " + name, errno);
-  return Mapping(base, size);
 }
 
 class ShmLink final : public Link {
@@ -109,7 +61,6 @@ class ShmTransport final : public Transport {
 
   std::vector<std::unique_ptr<Link>> connect(bootstrap::Bootstrap& boot, std::span<const int> peers,
                                              size_t capacity) override {
-    static std::atomic<uint64_t> serial{0};
     std::vector<int> sorted(peers.begin(), peers.end());
     std::sort(sorted.begin(), sorted.end());
 
@@ -117,7 +68,7 @@ class ShmTransport final : public Transport {
     std::shared_ptr<Mapping> own;
     std::string own_name;
     if (!sorted.empty()) {
-      own_name = segment_name(boot.nonce(), boot.rank(), serial.fetch_add(1));
+      own_name = segment_name(boot.nonce(), boot.rank());
       own = std::make_shared<Mapping>(
           map_segment(own_name, slot_bytes(capacity) * sorted.size(), /*create=*/true));
       for (size_t i = 0; i < sorted.size(); ++i)

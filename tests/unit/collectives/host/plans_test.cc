@@ -275,6 +275,11 @@ TEST(HostPlans, TwoRanks) { run_on({2, 4096, {}, {}}); }
 // A ring that is not in rank order.
 TEST(HostPlans, ThreeRanksPermutedRing) { run_on({3, 4096, {}, {0, 2, 1}}); }
 
+// One-shot allreduces through the shared slots (slots.h); small ones in
+// back-to-back calls alternate between each rank's two slots.
+TEST(HostPlans, TwoRanksThroughSlots) { run_on({2, 4096, {}, {}, 32 << 10}); }
+TEST(HostPlans, ThreeRanksThroughSlots) { run_on({3, 4096, {}, {}, 32 << 10}); }
+
 // Two hosts of two ranks: the hierarchical allreduce has something to do.
 TEST(HostPlans, FourRanksOnTwoHosts) { run_on({4, 4096, {0, 0, 1, 1}, {0, 1, 3, 2}}); }
 

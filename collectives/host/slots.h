@@ -1,0 +1,39 @@
+// Small one-shot allreduce through memory every rank of a one-host team maps
+// (plan::Team::slots): each rank copies its vector into its slot and raises
+// the slot's epoch; each rank then reduces every slot, in rank order, into
+// its own result. One cache-line handoff per peer instead of a message
+// through a ring and back, and no copy through the links.
+//
+// Two slots per rank, used by alternate calls: a rank enters call e only
+// after it saw every peer's flag for call e-1, and a peer raises that flag
+// only after it finished reading call e-2's slots, so writing slot e % 2
+// never overwrites what a peer still reads.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "plan/call.h"
+#include "plan/plan.h"
+#include "plan/team.h"
+
+namespace tdm::host {
+
+// Largest slot: one-shot stops paying beyond tens of KiB (ring wins).
+inline constexpr size_t kMaxSlotBytes = size_t(1) << 20;
+
+size_t slot_data_bytes(size_t wanted);           // rounded to cache lines
+size_t slots_region_bytes(const plan::Team& team);  // for team.nranks and team.slot_bytes
+
+// Whether an allreduce of `bytes` goes through the slots on this team.
+bool slots_fit(const plan::Team& team, size_t bytes);
+
+// The three phases of one call with epoch `epoch` (team.slot_epoch after
+// incrementing it for this call).
+void slots_publish(plan::Team& team, const plan::Reduction& red, const std::byte* src,
+                   size_t count, bool prescale, uint64_t epoch);
+bool slots_ready(const plan::Team& team, uint64_t epoch);
+void slots_reduce(const plan::Team& team, const plan::Reduction& red, std::byte* dst,
+                  size_t count, uint64_t epoch);
+
+}  // namespace tdm::host
