@@ -8,7 +8,9 @@
 #include <cstring>
 #include <optional>
 
+#include "collectives/host/plans.h"
 #include "collectives/host/reduce_kernels.h"
+#include "collectives/host/slots.h"
 #include "plan/team.h"
 #include "util/env.h"
 #include "util/error.h"
@@ -228,30 +230,64 @@ void check_peers(const Plan& p) {
   }
 }
 
+// What a host wait does while nothing moves: spin `spin` polls, then yield
+// the core (the peer we wait for may need it); every 100 ms look for dead
+// peers (`check_peers`); give up after TANDEM_TIMEOUT without progress.
+// Reads neither the clock nor the environment until the wait is long.
+class Idle {
+ public:
+  explicit Idle(unsigned spin) : spin_(spin) {}
+  void progressed() { idle_ = 0; }
+  template <typename CheckPeers>
+  void pause(CheckPeers&& check_peers) {
+    if (idle_++ == 0) last_progress_ = last_check_ = Clock::now();
+    if (idle_ < spin_) return;
+    sched_yield();
+    if ((idle_ & 255) != 0) return;
+    if (timeout_ <= 0) timeout_ = env::timeout_seconds();
+    auto now = Clock::now();
+    if (now - last_check_ > std::chrono::milliseconds(100)) {
+      last_check_ = now;
+      check_peers();
+    }
+    if (now - last_progress_ > std::chrono::duration<double>(timeout_))
+      throw_error(tdmRemoteError, "no progress for TANDEM_TIMEOUT=", timeout_,
+                  " s in a collective (a peer is hung or did not call the same operation)");
+  }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  unsigned spin_;
+  unsigned idle_ = 0;
+  Clock::time_point last_progress_, last_check_;
+  double timeout_ = 0;  // seconds; read when first needed
+};
+
+void check_aborted(const plan::Team& team) {
+  if (team.abort.load(std::memory_order_relaxed))
+    throw_error(tdmInvalidUsage, "communicator ", team.name,
+                " was aborted (tdmCommAbort) while an operation was running");
+}
+
 }  // namespace
 
 void execute(std::span<std::vector<Plan>> queues) {
-  using Clock = std::chrono::steady_clock;
-  // Small calls finish in a microsecond or two: nothing here allocates or
-  // reads the clock or the environment unless the call has to wait.
+  // Small calls finish in a microsecond or two: nothing here allocates unless
+  // the group spans more than a few communicators.
   std::array<size_t, 4> few{};
   std::vector<size_t> many(queues.size() > few.size() ? queues.size() : 0, 0);
   std::span<size_t> current = many.empty() ? std::span(few).first(queues.size()) : std::span(many);
   unsigned spin = ~0u;
   for (const auto& queue : queues)
     if (!queue.empty()) spin = std::min(spin, queue.front().team->spin_before_yield);
-  Clock::time_point last_progress, last_check;
-  std::optional<std::chrono::duration<double>> timeout;
-  unsigned idle = 0;
+  Idle idle(spin);
   while (true) {
     bool moved = false, done = true;
     for (size_t q = 0; q < queues.size(); ++q) {
       auto& queue = queues[q];
       while (current[q] < queue.size()) {
         Plan& p = queue[current[q]];
-        if (p.team->abort.load(std::memory_order_relaxed))
-          throw_error(tdmInvalidUsage, "communicator ", p.team->name,
-                      " was aborted (tdmCommAbort) while an operation was running");
+        check_aborted(*p.team);
         moved |= advance(p);
         if (p.step < p.steps.size()) break;
         ++current[q];
@@ -271,25 +307,35 @@ void execute(std::span<std::vector<Plan>> queues) {
       if (flushed) return;
     }
     if (moved) {
-      idle = 0;
+      idle.progressed();
       continue;
     }
-    // Nothing moved: let the other ranks (perhaps on the same core) run.
-    if (idle++ == 0) last_progress = last_check = Clock::now();
-    if (idle < spin) continue;
-    sched_yield();
-    if ((idle & 255) != 0) continue;
-    if (!timeout) timeout = std::chrono::duration<double>(env::timeout_seconds());
-    auto now = Clock::now();
-    if (now - last_check > std::chrono::milliseconds(100)) {
-      last_check = now;
+    idle.pause([&] {
       for (size_t q = 0; q < queues.size(); ++q)
         if (current[q] < queues[q].size()) check_peers(queues[q][current[q]]);
-    }
-    if (now - last_progress > *timeout)
-      throw_error(tdmRemoteError, "no progress for TANDEM_TIMEOUT=", timeout->count(),
-                  " s in a collective (a peer is hung or did not call the same operation)");
+    });
   }
+}
+
+bool run_slots_allreduce(const plan::Call& call) {
+  if (call.kind != plan::CallKind::kAllReduce || !uses_slots(call)) return false;
+  plan::Team& team = *call.team;
+  const plan::Reduction red = reduction_for(call);
+  const uint64_t epoch = ++team.slot_epoch;
+  slots_publish(team, red, static_cast<const std::byte*>(call.send), call.count,
+                call.op >= tdmNumOps, epoch);
+  Idle idle(team.spin_before_yield);
+  while (!slots_ready(team, epoch)) {
+    check_aborted(team);
+    idle.pause([&] {
+      for (int peer = 0; peer < team.nranks; ++peer)
+        if (peer != team.rank && team.boot->peer_closed(peer))
+          throw_error(tdmRemoteError, "rank ", peer, " of communicator ", team.name,
+                      " went away (process exited or aborted) during a collective");
+    });
+  }
+  slots_reduce(team, red, static_cast<std::byte*>(call.recv), call.count, epoch);
+  return true;
 }
 
 }  // namespace tdm::host

@@ -6,6 +6,7 @@
 #include <span>
 #include <vector>
 
+#include "plan/call.h"
 #include "plan/plan.h"
 
 namespace tdm::host {
@@ -14,5 +15,10 @@ namespace tdm::host {
 // communicator). Returns when all are complete. Throws tdm::Error on a dead or
 // silent peer (TANDEM_TIMEOUT without progress) or an aborted communicator.
 void execute(std::span<std::vector<plan::Plan>> queues);
+
+// A lone allreduce that goes through the team's slots (slots.h), run at once
+// without building a plan (nothing allocated: what an 8-byte allreduce
+// notices); false, doing nothing, for any other call.
+bool run_slots_allreduce(const plan::Call& call);
 
 }  // namespace tdm::host

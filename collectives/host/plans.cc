@@ -57,7 +57,7 @@ struct Builder {
   size_t ring_chunk_elems() const { return std::max<size_t>(1, team.link_capacity / 2 / elem()); }
 };
 
-plan::Reduction reduction_for(const Call& call) {
+plan::Reduction reduction_of_call(const Call& call) {
   plan::Reduction red;
   red.type = call.type;
   red.elem = type_size(call.type);
@@ -421,10 +421,20 @@ void alltoall_direct(Builder& b, const Call& call) {
 
 }  // namespace
 
+plan::Reduction reduction_for(const Call& call) { return reduction_of_call(call); }
+
+bool uses_slots(const Call& call) {
+  const Team& team = *call.team;
+  const size_t bytes = call.count * type_size(call.type);
+  return team.nranks > 1 && slots_fit(team, bytes) &&
+         plan::choose_host_allreduce(team.allreduce, bytes, team.nranks, team.nhosts()) ==
+             plan::HostAllReduce::kOneShot;
+}
+
 Plan build_collective(const Call& call) {
   Plan plan;
   plan.team = call.team;
-  plan.reduction = reduction_for(call);
+  plan.reduction = reduction_of_call(call);
   Builder b{plan, *call.team};
   Team& team = *call.team;
   const size_t bytes = call.count * b.elem();
@@ -437,7 +447,7 @@ Plan build_collective(const Call& call) {
       }
       switch (plan::choose_host_allreduce(team.allreduce, bytes, team.nranks, team.nhosts())) {
         case plan::HostAllReduce::kOneShot:
-          if (slots_fit(team, bytes))
+          if (uses_slots(call))
             allreduce_slots(b, call);
           else
             allreduce_oneshot(b, call);

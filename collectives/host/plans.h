@@ -12,6 +12,12 @@
 
 namespace tdm::host {
 
+// How a call's elements combine (type, op, premulsum scalar, avg divisor).
+plan::Reduction reduction_for(const plan::Call& call);
+// Whether an allreduce goes through the team's shared slots (slots.h): a
+// one-shot allreduce that fits them.
+bool uses_slots(const plan::Call& call);
+
 // The plan of one collective call (not send/recv).
 plan::Plan build_collective(const plan::Call& call);
 // The plan of a group's point-to-point calls on one team, in call order.

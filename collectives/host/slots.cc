@@ -40,8 +40,8 @@ bool slots_fit(const plan::Team& team, size_t bytes) {
   return team.slots.bytes() != nullptr && bytes <= team.slot_bytes;
 }
 
-void slots_publish(plan::Team& team, const plan::Reduction& red, const std::byte* src,
-                   size_t count, bool prescale, uint64_t epoch) {
+void slots_publish(plan::Team& team, const plan::Reduction& red, const std::byte* src, size_t count,
+                   bool prescale, uint64_t epoch) {
   std::byte* slot = slot_of(team, team.rank, epoch);
   std::byte* data = slot + kLine;
   if (prescale)
@@ -57,8 +57,8 @@ bool slots_ready(const plan::Team& team, uint64_t epoch) {
   return true;
 }
 
-void slots_reduce(const plan::Team& team, const plan::Reduction& red, std::byte* dst,
-                  size_t count, uint64_t epoch) {
+void slots_reduce(const plan::Team& team, const plan::Reduction& red, std::byte* dst, size_t count,
+                  uint64_t epoch) {
   // In rank order, so every rank computes bit-identical results.
   const std::byte* first = slot_of(team, 0, epoch) + kLine;
   const std::byte* second = slot_of(team, 1, epoch) + kLine;

@@ -22,7 +22,7 @@ namespace tdm::host {
 // Largest slot: one-shot stops paying beyond tens of KiB (ring wins).
 inline constexpr size_t kMaxSlotBytes = size_t(1) << 20;
 
-size_t slot_data_bytes(size_t wanted);           // rounded to cache lines
+size_t slot_data_bytes(size_t wanted);              // rounded to cache lines
 size_t slots_region_bytes(const plan::Team& team);  // for team.nranks and team.slot_bytes
 
 // Whether an allreduce of `bytes` goes through the slots on this team.
@@ -30,10 +30,10 @@ bool slots_fit(const plan::Team& team, size_t bytes);
 
 // The three phases of one call with epoch `epoch` (team.slot_epoch after
 // incrementing it for this call).
-void slots_publish(plan::Team& team, const plan::Reduction& red, const std::byte* src,
-                   size_t count, bool prescale, uint64_t epoch);
+void slots_publish(plan::Team& team, const plan::Reduction& red, const std::byte* src, size_t count,
+                   bool prescale, uint64_t epoch);
 bool slots_ready(const plan::Team& team, uint64_t epoch);
-void slots_reduce(const plan::Team& team, const plan::Reduction& red, std::byte* dst,
-                  size_t count, uint64_t epoch);
+void slots_reduce(const plan::Team& team, const plan::Reduction& red, std::byte* dst, size_t count,
+                  uint64_t epoch);
 
 }  // namespace tdm::host

@@ -104,6 +104,15 @@ void run(std::span<const Call> all) {
       cuda_side::enqueue(all);
       return;
     }
+    if (call.kind == plan::CallKind::kAllReduce) {
+      try {
+        if (host::run_slots_allreduce(call)) return;
+      } catch (const Error& e) {
+        comm_of(*call.team)
+            .async_error.record(e.code() == tdmInvalidUsage ? tdmRemoteError : e.code(), e.what());
+        throw;
+      }
+    }
     std::array<std::vector<plan::Plan>, 1> queue;
     queue[0].push_back(plan::is_point_to_point(call) ? host::build_point_to_point(*call.team, all)
                                                      : host::build_collective(call));
