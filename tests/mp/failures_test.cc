@@ -4,7 +4,9 @@
 //   - a rank that never joins: init fails on the others within the timeout
 //   - a live rank that never calls the collective: a timeout error
 //   - tdmCommAbort from another thread unblocks a waiting call
-//   - bad arguments: the right code, nothing touched, a sentence
+//   - bad arguments: the right code, nothing touched, a sentence; enum
+//     arguments out of range as C passes them (enum_calls.c)
+//   - stale handles: refused after their memory was reused
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -12,6 +14,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <climits>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
@@ -19,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "enum_calls.h"
 #include "tandem/tandem.h"
 
 namespace {
@@ -255,6 +259,78 @@ TEST_F(BadArguments, EachIsRefusedWithASentenceAndChangesNothing) {
   expect(tdmAllReduce(in, out, 64, tdmFloat32, tdmSum, comm_, nullptr), tdmInvalidArgument,
          "use after destroy");
   comm_ = nullptr;
+}
+
+// Every enum parameter of the API, with ints outside its enumerators as a C
+// caller may pass them: refused with a sentence, outputs untouched. The asan
+// stage builds with UBSan's enum check, which reports such a value loaded as
+// the enum inside the library.
+TEST_F(BadArguments, EnumArgumentsOutOfRangeAreRefused) {
+  for (int index = 0; index < enum_call_count(); ++index) {
+    for (int value : {77, -1, INT_MAX, INT_MIN, 12}) {
+      SCOPED_TRACE(std::string(enum_call_name(index)) + " = " + std::to_string(value));
+      // 12 is tdmNumTypes but a live user op number; -1 etc. are nothing.
+      if (value == 12 && std::string(enum_call_name(index)).find(" op") != std::string::npos)
+        continue;
+      auto op = tdmRedOp_t(123);
+      expect(tdmResult_t(enum_call(index, value, comm_, in_.data(), out_.data(), 64, &op)),
+             tdmInvalidArgument, enum_call_name(index));
+      EXPECT_NE(std::string(tdmGetLastError(comm_)).find(std::to_string(value)), std::string::npos)
+          << "the sentence names the value: " << tdmGetLastError(comm_);
+      EXPECT_EQ(op, tdmRedOp_t(123)) << "op output changed";
+    }
+  }
+  for (int value : {77, -1, INT_MAX, int(tdmNumResults)})
+    EXPECT_STREQ(error_string_of(value), "unknown result code") << value;
+}
+
+TEST_F(BadArguments, RedOpDestroyNamesWhatIsWrongWithTheOp) {
+  EXPECT_EQ(enum_call(16, -1, comm_, nullptr, nullptr, 0, nullptr), tdmInvalidArgument);
+  const std::string negative = tdmGetLastError(comm_);
+  EXPECT_NE(negative.find("is not a tdmRedOp_t"), std::string::npos) << negative;
+  EXPECT_EQ(negative.find("built in"), std::string::npos) << negative;
+  EXPECT_EQ(tdmRedOpDestroy(tdmAvg, comm_), tdmInvalidArgument);
+  EXPECT_NE(std::string(tdmGetLastError(comm_)).find("built in"), std::string::npos);
+  EXPECT_EQ(tdmRedOpDestroy(tdmRedOp_t(99), comm_), tdmInvalidArgument);
+  EXPECT_NE(std::string(tdmGetLastError(comm_)).find("not a live op"), std::string::npos);
+}
+
+// A destroyed communicator's handle stays an error after 50 destroy/create
+// pairs (its memory was reused within a few), and using it changes nothing
+// of the communicator created last.
+TEST(Handles, StaleCommHandleIsRefusedAfterDestroyCreatePairs) {
+  std::vector<tdmComm_t> handles(1);
+  ASSERT_EQ(tdmCommInitAll(&handles[0], 1, nullptr), tdmSuccess) << tdmGetLastError(nullptr);
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_EQ(tdmCommDestroy(handles.back()), tdmSuccess) << tdmGetLastError(nullptr);
+    handles.emplace_back();
+    ASSERT_EQ(tdmCommInitAll(&handles.back(), 1, nullptr), tdmSuccess) << tdmGetLastError(nullptr);
+  }
+  const tdmComm_t live = handles.back();
+  handles.pop_back();
+  std::vector<float> in(64, 3.0f), out(64, -1.0f);
+  for (tdmComm_t stale : handles) {
+    ASSERT_NE(stale, live) << "a handle was given out twice";
+    int count = -1;
+    EXPECT_EQ(tdmCommCount(stale, &count), tdmInvalidArgument);
+    EXPECT_EQ(count, -1);
+    EXPECT_NE(std::string(tdmGetLastError(nullptr)).find("not a live communicator"),
+              std::string::npos)
+        << tdmGetLastError(nullptr);
+    EXPECT_EQ(tdmAllReduce(in.data(), out.data(), 64, tdmFloat32, tdmSum, stale, nullptr),
+              tdmInvalidArgument);
+    for (float v : out) ASSERT_EQ(v, -1.0f) << "use of a stale handle wrote the output";
+    EXPECT_EQ(tdmCommDestroy(stale), tdmInvalidArgument);
+    EXPECT_EQ(tdmCommAbort(stale), tdmInvalidArgument);
+  }
+  // The live one was not destroyed through any stale handle.
+  int count = 0;
+  ASSERT_EQ(tdmCommCount(live, &count), tdmSuccess) << tdmGetLastError(nullptr);
+  EXPECT_EQ(count, 1);
+  ASSERT_EQ(tdmAllReduce(in.data(), out.data(), 64, tdmFloat32, tdmSum, live, nullptr), tdmSuccess)
+      << tdmGetLastError(nullptr);
+  for (float v : out) ASSERT_EQ(v, 3.0f);
+  EXPECT_EQ(tdmCommDestroy(live), tdmSuccess);
 }
 
 TEST(Groups, CommInitAllWithGroupedCollectivesFromOneThread) {
