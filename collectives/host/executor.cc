@@ -205,23 +205,45 @@ bool advance(Plan& p) {
   return moved;
 }
 
-// Peers the current step of `p` waits on, checked when nothing moves.
+std::string during_collective(const plan::Team& team) {
+  return "during a collective of communicator " + team.name;
+}
+
+// Peers the current step of `p` waits on, checked when nothing moves. Only
+// those: a peer that finished the job and exited is no failure. Which rank
+// the error names is the bootstrap's answer (the one that died first), not
+// the peer found gone: that one may have failed because of the first.
 void check_peers(const Plan& p) {
   plan::Team& team = *p.team;
   if (p.step >= p.steps.size()) return;
   for (const Op& op : p.steps[p.step].ops) {
     if (op_complete(op)) continue;
     for (int peer : {op.recv_peer, op.send_peer}) {
-      if (peer >= 0 && peer != team.rank && team.boot->peer_closed(peer))
-        throw_error(tdmRemoteError, "rank ", peer, " of communicator ", team.name,
-                    " went away (process exited or aborted) during a collective");
+      if (peer >= 0 && peer != team.rank && team.boot->peer_failed(peer))
+        team.boot->peer_went_away(peer, during_collective(team));
     }
   }
 }
 
 }  // namespace
 
+namespace {
+void run_queues(std::span<std::vector<Plan>> queues, plan::Team*& team_now);
+}  // namespace
+
 void execute(std::span<std::vector<Plan>> queues) {
+  plan::Team* team_now = nullptr;  // whose links run when a link throws
+  try {
+    run_queues(queues, team_now);
+  } catch (const PeerGoneError& e) {
+    if (e.resolved() || team_now == nullptr) throw;
+    team_now->boot->peer_went_away(e.rank(), during_collective(*team_now));
+  }
+}
+
+namespace {
+
+void run_queues(std::span<std::vector<Plan>> queues, plan::Team*& team_now) {
   using Clock = std::chrono::steady_clock;
   const auto timeout = std::chrono::duration<double>(env::timeout_seconds());
   std::vector<size_t> current(queues.size(), 0);
@@ -237,6 +259,7 @@ void execute(std::span<std::vector<Plan>> queues) {
       auto& queue = queues[q];
       while (current[q] < queue.size()) {
         Plan& p = queue[current[q]];
+        team_now = p.team;
         if (p.team->abort.load(std::memory_order_relaxed))
           throw_error(tdmInvalidUsage, "communicator ", p.team->name,
                       " was aborted (tdmCommAbort) while an operation was running");
@@ -251,7 +274,7 @@ void execute(std::span<std::vector<Plan>> queues) {
       bool flushed = true;
       for (auto& queue : queues)
         if (!queue.empty())
-          for (auto& link : queue.front().team->links)
+          for (auto& link : (team_now = queue.front().team)->links)
             if (link && !link->flushed()) {
               moved |= link->progress();
               flushed = flushed && link->flushed();
@@ -278,5 +301,7 @@ void execute(std::span<std::vector<Plan>> queues) {
                   " s in a collective (a peer is hung or did not call the same operation)");
   }
 }
+
+}  // namespace
 
 }  // namespace tdm::host
