@@ -2,8 +2,10 @@
 // validated (nothing changes on bad input), then runs at once or joins the
 // thread's group; an error inside a group discards the group. Enum arguments
 // go on as the ints the caller passed (enum_arg), checked in validate().
+#include <algorithm>
 #include <functional>
 #include <span>
+#include <vector>
 
 #include "api/guard.h"
 #include "api/registry.h"
@@ -18,12 +20,20 @@ using plan::CallKind;
 
 namespace {
 
+// Handles of the communicators the thread's open group queued calls on. The
+// group knows their objects only by address, which a destroy and a create can
+// hand to another communicator before tdmGroupEnd: it checks the handles.
+thread_local std::vector<tdmComm_t> t_group_handles;
+
 tdmResult_t submit(const char* function, CallKind kind, tdmComm_t handle, const void* send,
                    void* recv, size_t count, int type, int op, int root, cudaStream_t stream) {
   tdmResult_t result = guarded(function, [&] {
     Comm& comm = checked(handle);
     plan::Call call = validate(kind, comm, send, recv, count, type, op, root, stream);
     if (group::active()) {
+      if (std::find(t_group_handles.begin(), t_group_handles.end(), handle) ==
+          t_group_handles.end())
+        t_group_handles.push_back(handle);
       group::submit(call);
       return;
     }
@@ -118,9 +128,16 @@ TDM_EXPORT tdmResult_t tdmGroupStart(void) {
 
 TDM_EXPORT tdmResult_t tdmGroupEnd(void) {
   return guarded("tdmGroupEnd", [] {
-    // The communicators of queued calls stay busy (abortable) while the group runs.
-    group::end_with([](std::span<Comm* const> comms, const std::function<void()>& run) {
-      InFlight busy(comms);
+    struct ForgetAtOutermostEnd {
+      ~ForgetAtOutermostEnd() {
+        if (!group::active()) t_group_handles.clear();
+      }
+    } forget;
+    // The communicators of queued calls stay busy (abortable) while the group
+    // runs. They are those of t_group_handles (every queued call went through
+    // submit), checked by handle rather than by the group's addresses.
+    group::end_with([](std::span<Comm* const>, const std::function<void()>& run) {
+      const InFlight busy{std::span<const tdmComm_t>(t_group_handles)};
       run();
     });
   });

@@ -89,6 +89,18 @@ InFlight::InFlight(std::span<Comm* const> comms) : comms_(comms.begin(), comms.e
   for (Comm* c : comms_) ++r.in_flight[c];
 }
 
+InFlight::InFlight(std::span<const tdmComm_t> handles) {
+  Registry& r = registry();
+  std::lock_guard lock(r.mutex);
+  for (tdmComm_t handle : handles) {
+    auto it = r.live.find(token_of(handle));
+    if (it == r.live.end())
+      throw_error(tdmInvalidArgument, "a communicator was destroyed before its group ran");
+    comms_.push_back(it->second.get());
+  }
+  for (Comm* c : comms_) ++r.in_flight[c];
+}
+
 InFlight::~InFlight() {
   Registry& r = registry();
   std::lock_guard lock(r.mutex);

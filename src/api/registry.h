@@ -29,6 +29,9 @@ class InFlight {
  public:
   explicit InFlight(std::span<Comm* const> comms);
   explicit InFlight(Comm& comm) : InFlight(std::span<Comm* const>(std::array{&comm})) {}
+  // By handle: a group's communicators, each of which may have been destroyed
+  // (and its memory reused by a new one) since its call was queued.
+  explicit InFlight(std::span<const tdmComm_t> handles);
   ~InFlight();
   InFlight(const InFlight&) = delete;
   InFlight& operator=(const InFlight&) = delete;

@@ -386,6 +386,33 @@ TEST(Handles, StaleCommHandleIsRefusedAfterDestroyCreatePairs) {
   EXPECT_EQ(tdmCommDestroy(live), tdmSuccess);
 }
 
+// A group's call on a communicator destroyed before tdmGroupEnd does not run
+// on a communicator created after it (one may reuse its memory, though the
+// allocator does not always: this test can pass by luck on a check by address).
+TEST(Handles, GroupRefusesACommunicatorDestroyedBeforeItsEnd) {
+  tdmComm_t first = nullptr;
+  ASSERT_EQ(tdmCommInitAll(&first, 1, nullptr), tdmSuccess) << tdmGetLastError(nullptr);
+  std::vector<float> in(64, 3.0f), out(64, -1.0f);
+  ASSERT_EQ(tdmGroupStart(), tdmSuccess);
+  ASSERT_EQ(tdmAllReduce(in.data(), out.data(), 64, tdmFloat32, tdmSum, first, nullptr),
+            tdmSuccess);
+  ASSERT_EQ(tdmCommDestroy(first), tdmSuccess) << tdmGetLastError(nullptr);
+  std::vector<tdmComm_t> later(20);
+  for (tdmComm_t& c : later)
+    ASSERT_EQ(tdmCommInitAll(&c, 1, nullptr), tdmSuccess) << tdmGetLastError(nullptr);
+  EXPECT_EQ(tdmGroupEnd(), tdmInvalidArgument);
+  EXPECT_NE(std::string(tdmGetLastError(nullptr)).find("destroyed before its group ran"),
+            std::string::npos)
+      << tdmGetLastError(nullptr);
+  for (float v : out) ASSERT_EQ(v, -1.0f) << "the group ran";
+  // The new communicators are untouched and work.
+  for (tdmComm_t c : later) {
+    ASSERT_EQ(tdmAllReduce(in.data(), out.data(), 64, tdmFloat32, tdmSum, c, nullptr), tdmSuccess)
+        << tdmGetLastError(nullptr);
+    EXPECT_EQ(tdmCommDestroy(c), tdmSuccess);
+  }
+}
+
 TEST(Groups, CommInitAllWithGroupedCollectivesFromOneThread) {
   constexpr int kRanks = 4;
   tdmComm_t comms[kRanks];
