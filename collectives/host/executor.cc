@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstring>
 #include <optional>
+#include <string>
 
 #include "collectives/host/plans.h"
 #include "collectives/host/reduce_kernels.h"
@@ -210,22 +211,27 @@ bool advance(Plan& p) {
   return moved;
 }
 
-// Peers the current step of `p` waits on, checked when nothing moves.
+std::string during_collective(const plan::Team& team) {
+  return "during a collective of communicator " + team.name;
+}
+
+// Peers the current step of `p` waits on, checked when nothing moves. Only
+// those: a peer that finished the job and exited is no failure. Which rank
+// the error names is the bootstrap's answer (the one that died first), not
+// the peer found gone: that one may have failed because of the first.
 void check_peers(const Plan& p) {
   plan::Team& team = *p.team;
   if (p.step >= p.steps.size()) return;
-  if (p.steps[p.step].ready) {
+  if (p.steps[p.step].ready) {  // waits on every peer (slots)
     for (int peer = 0; peer < team.nranks; ++peer)
-      if (peer != team.rank && team.boot->peer_closed(peer))
-        throw_error(tdmRemoteError, "rank ", peer, " of communicator ", team.name,
-                    " went away (process exited or aborted) during a collective");
+      if (peer != team.rank && team.boot->peer_failed(peer))
+        team.boot->peer_went_away(peer, during_collective(team));
   }
   for (const Op& op : p.steps[p.step].ops) {
     if (op_complete(op)) continue;
     for (int peer : {op.recv_peer, op.send_peer}) {
-      if (peer >= 0 && peer != team.rank && team.boot->peer_closed(peer))
-        throw_error(tdmRemoteError, "rank ", peer, " of communicator ", team.name,
-                    " went away (process exited or aborted) during a collective");
+      if (peer >= 0 && peer != team.rank && team.boot->peer_failed(peer))
+        team.boot->peer_went_away(peer, during_collective(team));
     }
   }
 }
@@ -269,9 +275,7 @@ void check_aborted(const plan::Team& team) {
                 " was aborted (tdmCommAbort) while an operation was running");
 }
 
-}  // namespace
-
-void execute(std::span<std::vector<Plan>> queues) {
+void run_queues(std::span<std::vector<Plan>> queues, plan::Team*& team_now) {
   // Small calls finish in a microsecond or two: nothing here allocates unless
   // the group spans more than a few communicators.
   std::array<size_t, 4> few{};
@@ -287,6 +291,7 @@ void execute(std::span<std::vector<Plan>> queues) {
       auto& queue = queues[q];
       while (current[q] < queue.size()) {
         Plan& p = queue[current[q]];
+        team_now = p.team;
         check_aborted(*p.team);
         moved |= advance(p);
         if (p.step < p.steps.size()) break;
@@ -299,7 +304,7 @@ void execute(std::span<std::vector<Plan>> queues) {
       bool flushed = true;
       for (auto& queue : queues)
         if (!queue.empty())
-          for (auto& link : queue.front().team->links)
+          for (auto& link : (team_now = queue.front().team)->links)
             if (link && !link->flushed()) {
               moved |= link->progress();
               flushed = flushed && link->flushed();
@@ -317,6 +322,18 @@ void execute(std::span<std::vector<Plan>> queues) {
   }
 }
 
+}  // namespace
+
+void execute(std::span<std::vector<Plan>> queues) {
+  plan::Team* team_now = nullptr;  // whose links run when a link throws
+  try {
+    run_queues(queues, team_now);
+  } catch (const PeerGoneError& e) {
+    if (e.resolved() || team_now == nullptr) throw;
+    team_now->boot->peer_went_away(e.rank(), during_collective(*team_now));
+  }
+}
+
 bool run_slots_allreduce(const plan::Call& call) {
   if (call.kind != plan::CallKind::kAllReduce || !uses_slots(call)) return false;
   plan::Team& team = *call.team;
@@ -329,9 +346,8 @@ bool run_slots_allreduce(const plan::Call& call) {
     check_aborted(team);
     idle.pause([&] {
       for (int peer = 0; peer < team.nranks; ++peer)
-        if (peer != team.rank && team.boot->peer_closed(peer))
-          throw_error(tdmRemoteError, "rank ", peer, " of communicator ", team.name,
-                      " went away (process exited or aborted) during a collective");
+        if (peer != team.rank && team.boot->peer_failed(peer))
+          team.boot->peer_went_away(peer, during_collective(team));
     });
   }
   slots_reduce(team, red, static_cast<std::byte*>(call.recv), call.count, epoch);

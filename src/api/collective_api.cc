@@ -1,8 +1,11 @@
 // C entry points: collectives, point-to-point calls and groups. Each call is
 // validated (nothing changes on bad input), then runs at once or joins the
-// thread's group; an error inside a group discards the group.
+// thread's group; an error inside a group discards the group. Enum arguments
+// go on as the ints the caller passed (enum_arg), checked in validate().
+#include <algorithm>
 #include <functional>
 #include <span>
+#include <vector>
 
 #include "api/guard.h"
 #include "api/registry.h"
@@ -17,13 +20,20 @@ using plan::CallKind;
 
 namespace {
 
+// Handles of the communicators the thread's open group queued calls on. The
+// group knows their objects only by address, which a destroy and a create can
+// hand to another communicator before tdmGroupEnd: it checks the handles.
+thread_local std::vector<tdmComm_t> t_group_handles;
+
 tdmResult_t submit(const char* function, CallKind kind, tdmComm_t handle, const void* send,
-                   void* recv, size_t count, tdmDataType_t type, tdmRedOp_t op, int root,
-                   cudaStream_t stream) {
+                   void* recv, size_t count, int type, int op, int root, cudaStream_t stream) {
   tdmResult_t result = guarded(function, [&] {
     Comm& comm = checked(handle);
     plan::Call call = validate(kind, comm, send, recv, count, type, op, root, stream);
     if (group::active()) {
+      if (std::find(t_group_handles.begin(), t_group_handles.end(), handle) ==
+          t_group_handles.end())
+        t_group_handles.push_back(handle);
       group::submit(call);
       return;
     }
@@ -41,73 +51,73 @@ tdmResult_t submit(const char* function, CallKind kind, tdmComm_t handle, const 
 TDM_EXPORT tdmResult_t tdmAllReduce(const void* sendbuff, void* recvbuff, size_t count,
                                     tdmDataType_t datatype, tdmRedOp_t op, tdmComm_t comm,
                                     cudaStream_t stream) {
-  return submit("tdmAllReduce", CallKind::kAllReduce, comm, sendbuff, recvbuff, count, datatype, op,
-                0, stream);
+  return submit("tdmAllReduce", CallKind::kAllReduce, comm, sendbuff, recvbuff, count,
+                enum_arg(datatype), enum_arg(op), 0, stream);
 }
 
 TDM_EXPORT tdmResult_t tdmBroadcast(const void* sendbuff, void* recvbuff, size_t count,
                                     tdmDataType_t datatype, int root, tdmComm_t comm,
                                     cudaStream_t stream) {
-  return submit("tdmBroadcast", CallKind::kBroadcast, comm, sendbuff, recvbuff, count, datatype,
-                tdmSum, root, stream);
+  return submit("tdmBroadcast", CallKind::kBroadcast, comm, sendbuff, recvbuff, count,
+                enum_arg(datatype), tdmSum, root, stream);
 }
 
 TDM_EXPORT tdmResult_t tdmBcast(void* buff, size_t count, tdmDataType_t datatype, int root,
                                 tdmComm_t comm, cudaStream_t stream) {
-  return submit("tdmBcast", CallKind::kBroadcast, comm, buff, buff, count, datatype, tdmSum, root,
-                stream);
+  return submit("tdmBcast", CallKind::kBroadcast, comm, buff, buff, count, enum_arg(datatype),
+                tdmSum, root, stream);
 }
 
 TDM_EXPORT tdmResult_t tdmReduce(const void* sendbuff, void* recvbuff, size_t count,
                                  tdmDataType_t datatype, tdmRedOp_t op, int root, tdmComm_t comm,
                                  cudaStream_t stream) {
-  return submit("tdmReduce", CallKind::kReduce, comm, sendbuff, recvbuff, count, datatype, op, root,
-                stream);
+  return submit("tdmReduce", CallKind::kReduce, comm, sendbuff, recvbuff, count, enum_arg(datatype),
+                enum_arg(op), root, stream);
 }
 
 TDM_EXPORT tdmResult_t tdmAllGather(const void* sendbuff, void* recvbuff, size_t sendcount,
                                     tdmDataType_t datatype, tdmComm_t comm, cudaStream_t stream) {
-  return submit("tdmAllGather", CallKind::kAllGather, comm, sendbuff, recvbuff, sendcount, datatype,
-                tdmSum, 0, stream);
+  return submit("tdmAllGather", CallKind::kAllGather, comm, sendbuff, recvbuff, sendcount,
+                enum_arg(datatype), tdmSum, 0, stream);
 }
 
 TDM_EXPORT tdmResult_t tdmReduceScatter(const void* sendbuff, void* recvbuff, size_t recvcount,
                                         tdmDataType_t datatype, tdmRedOp_t op, tdmComm_t comm,
                                         cudaStream_t stream) {
   return submit("tdmReduceScatter", CallKind::kReduceScatter, comm, sendbuff, recvbuff, recvcount,
-                datatype, op, 0, stream);
+                enum_arg(datatype), enum_arg(op), 0, stream);
 }
 
 TDM_EXPORT tdmResult_t tdmAlltoAll(const void* sendbuff, void* recvbuff, size_t count,
                                    tdmDataType_t datatype, tdmComm_t comm, cudaStream_t stream) {
-  return submit("tdmAlltoAll", CallKind::kAlltoAll, comm, sendbuff, recvbuff, count, datatype,
-                tdmSum, 0, stream);
+  return submit("tdmAlltoAll", CallKind::kAlltoAll, comm, sendbuff, recvbuff, count,
+                enum_arg(datatype), tdmSum, 0, stream);
 }
 
 TDM_EXPORT tdmResult_t tdmGather(const void* sendbuff, void* recvbuff, size_t count,
                                  tdmDataType_t datatype, int root, tdmComm_t comm,
                                  cudaStream_t stream) {
-  return submit("tdmGather", CallKind::kGather, comm, sendbuff, recvbuff, count, datatype, tdmSum,
-                root, stream);
+  return submit("tdmGather", CallKind::kGather, comm, sendbuff, recvbuff, count, enum_arg(datatype),
+                tdmSum, root, stream);
 }
 
 TDM_EXPORT tdmResult_t tdmScatter(const void* sendbuff, void* recvbuff, size_t count,
                                   tdmDataType_t datatype, int root, tdmComm_t comm,
                                   cudaStream_t stream) {
-  return submit("tdmScatter", CallKind::kScatter, comm, sendbuff, recvbuff, count, datatype, tdmSum,
-                root, stream);
+  return submit("tdmScatter", CallKind::kScatter, comm, sendbuff, recvbuff, count,
+                enum_arg(datatype), tdmSum, root, stream);
 }
 
 TDM_EXPORT tdmResult_t tdmSend(const void* sendbuff, size_t count, tdmDataType_t datatype, int peer,
                                tdmComm_t comm, cudaStream_t stream) {
-  return submit("tdmSend", CallKind::kSend, comm, sendbuff, nullptr, count, datatype, tdmSum, peer,
-                stream);
+  return submit("tdmSend", CallKind::kSend, comm, sendbuff, nullptr, count, enum_arg(datatype),
+                tdmSum, peer, stream);
 }
 
 TDM_EXPORT tdmResult_t tdmRecv(void* recvbuff, size_t count, tdmDataType_t datatype, int peer,
                                tdmComm_t comm, cudaStream_t stream) {
-  return submit("tdmRecv", CallKind::kRecv, comm, nullptr, recvbuff, count, datatype, tdmSum, peer,
-                stream);
+  return submit("tdmRecv", CallKind::kRecv, comm, nullptr, recvbuff, count, enum_arg(datatype),
+                tdmSum, peer, stream);
 }
 
 // ---- groups ----
@@ -118,9 +128,16 @@ TDM_EXPORT tdmResult_t tdmGroupStart(void) {
 
 TDM_EXPORT tdmResult_t tdmGroupEnd(void) {
   return guarded("tdmGroupEnd", [] {
-    // The communicators of queued calls stay busy (abortable) while the group runs.
-    group::end_with([](std::span<Comm* const> comms, const std::function<void()>& run) {
-      InFlight busy(comms);
+    struct ForgetAtOutermostEnd {
+      ~ForgetAtOutermostEnd() {
+        if (!group::active()) t_group_handles.clear();
+      }
+    } forget;
+    // The communicators of queued calls stay busy (abortable) while the group
+    // runs. They are those of t_group_handles (every queued call went through
+    // submit), checked by handle rather than by the group's addresses.
+    group::end_with([](std::span<Comm* const>, const std::function<void()>& run) {
+      const InFlight busy{std::span<const tdmComm_t>(t_group_handles)};
       run();
     });
   });

@@ -136,12 +136,12 @@ TDM_EXPORT tdmResult_t tdmCommFinalize(tdmComm_t comm) {
 
 TDM_EXPORT tdmResult_t tdmCommDestroy(tdmComm_t comm) {
   if (comm == nullptr) return tdmSuccess;  // as NCCL: destroying NULL is a no-op
-  return guarded("tdmCommDestroy", [&] { retire(checked(comm), /*abort=*/false); });
+  return guarded("tdmCommDestroy", [&] { retire(comm, /*abort=*/false); });
 }
 
 TDM_EXPORT tdmResult_t tdmCommAbort(tdmComm_t comm) {
   if (comm == nullptr) return tdmSuccess;
-  return guarded("tdmCommAbort", [&] { retire(checked(comm), /*abort=*/true); });
+  return guarded("tdmCommAbort", [&] { retire(comm, /*abort=*/true); });
 }
 
 TDM_EXPORT tdmResult_t tdmCommGetAsyncError(tdmComm_t comm, tdmResult_t* asyncError) {
@@ -179,16 +179,19 @@ TDM_EXPORT tdmResult_t tdmCommUserRank(const tdmComm_t comm, int* rank) {
 
 // ---- custom reduction ops ----
 
-TDM_EXPORT tdmResult_t tdmRedOpCreatePreMulSum(tdmRedOp_t* op, void* scalar, tdmDataType_t datatype,
-                                               tdmScalarResidence_t residence, tdmComm_t comm) {
+TDM_EXPORT tdmResult_t tdmRedOpCreatePreMulSum(tdmRedOp_t* op, void* scalar,
+                                               tdmDataType_t datatype_arg,
+                                               tdmScalarResidence_t residence_arg, tdmComm_t comm) {
   return guarded("tdmRedOpCreatePreMulSum", [&] {
     Comm& c = checked(comm);
     check_not_null(op, "op");
     check_not_null(scalar, "scalar");
-    check_type(datatype);
-    if (residence != tdmScalarDevice && residence != tdmScalarHostImmediate)
-      throw_error(tdmInvalidArgument, "residence ", static_cast<int>(residence),
-                  " is not a tdmScalarResidence_t");
+    const tdmDataType_t datatype = checked_type(enum_arg(datatype_arg));
+    const int raw_residence = enum_arg(residence_arg);
+    if (raw_residence != tdmScalarDevice && raw_residence != tdmScalarHostImmediate)
+      throw_error(tdmInvalidArgument, "residence ", raw_residence,
+                  " is not a tdmScalarResidence_t (tdmScalarDevice or tdmScalarHostImmediate)");
+    const auto residence = static_cast<tdmScalarResidence_t>(raw_residence);
     if (residence == tdmScalarHostImmediate &&
         device::memory_type(scalar) == device::MemoryType::kCuda)
       throw_error(tdmInvalidArgument,
@@ -208,15 +211,19 @@ TDM_EXPORT tdmResult_t tdmRedOpCreatePreMulSum(tdmRedOp_t* op, void* scalar, tdm
   });
 }
 
-TDM_EXPORT tdmResult_t tdmRedOpDestroy(tdmRedOp_t op, tdmComm_t comm) {
+TDM_EXPORT tdmResult_t tdmRedOpDestroy(tdmRedOp_t op_arg, tdmComm_t comm) {
   return guarded("tdmRedOpDestroy", [&] {
     Comm& c = checked(comm);
+    const int op = enum_arg(op_arg);
+    if (op < 0)
+      throw_error(tdmInvalidArgument, "op ", op, " is not a tdmRedOp_t (built-in ops are 0..",
+                  tdmNumOps - 1, ", user ops come from tdmRedOpCreatePreMulSum)");
     if (op < tdmNumOps)
-      throw_error(tdmInvalidArgument, "op ", static_cast<int>(op),
-                  " is built in and cannot be destroyed");
+      throw_error(tdmInvalidArgument, "op ", op, " is built in and cannot be destroyed");
     std::lock_guard lock(c.ops_mutex);
+    // User op numbers are never reused (next_custom_op only grows): a
+    // destroyed op stays unknown.
     if (c.custom_ops.erase(op) == 0)
-      throw_error(tdmInvalidArgument, "op ", static_cast<int>(op),
-                  " is not a live op of this communicator");
+      throw_error(tdmInvalidArgument, "op ", op, " is not a live op of this communicator");
   });
 }

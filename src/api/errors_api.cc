@@ -13,8 +13,9 @@ TDM_EXPORT tdmResult_t tdmGetVersion(int* version) {
   });
 }
 
-TDM_EXPORT const char* tdmGetErrorString(tdmResult_t result) {
-  switch (result) {
+TDM_EXPORT const char* tdmGetErrorString(tdmResult_t result_arg) {
+  // Any int may come from C (enum_arg): switch on the int, not the enum.
+  switch (enum_arg(result_arg)) {
     case tdmSuccess:
       return "no error";
     case tdmUnhandledCudaError:

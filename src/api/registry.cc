@@ -6,6 +6,7 @@
 #include <unordered_map>
 
 #include "util/error.h"
+#include "util/handle_token.h"
 
 namespace tdm::api {
 
@@ -14,8 +15,10 @@ namespace {
 struct Registry {
   std::mutex mutex;
   std::condition_variable idle;
-  std::unordered_map<Comm*, std::unique_ptr<Comm>> live;
-  std::map<Comm*, int> in_flight;  // calls currently running on each comm
+  std::unordered_map<uint64_t, std::unique_ptr<Comm>> live;  // by token
+  // Live objects, for the calls that hold a Comm* (groups); erased with `live`.
+  std::unordered_map<const Comm*, uint64_t> token_of_comm;
+  std::map<const Comm*, int> in_flight;  // calls currently running on each comm
 };
 
 Registry& registry() {
@@ -23,33 +26,41 @@ Registry& registry() {
   return *r;
 }
 
-Comm* as_comm(tdmComm_t handle) { return reinterpret_cast<Comm*>(handle); }
-tdmComm_t as_handle(Comm* comm) { return reinterpret_cast<tdmComm_t>(comm); }
+[[noreturn]] void not_live(const char* what) {
+  throw_error(tdmInvalidArgument, what,
+              " is not a live communicator (it was destroyed, or never created)");
+}
+
+// Caller holds the registry's mutex.
+Comm& find_locked(Registry& r, tdmComm_t handle, const char* what) {
+  if (handle == nullptr) throw_error(tdmInvalidArgument, what, " is NULL");
+  auto it = r.live.find(token_of(handle));
+  if (it == r.live.end()) not_live(what);
+  return *it->second;
+}
 
 }  // namespace
 
 tdmComm_t publish(std::unique_ptr<Comm> comm) {
   if (!comm) return nullptr;
-  Comm* raw = comm.get();
+  const uint64_t token = new_handle_token();
   Registry& r = registry();
   std::lock_guard lock(r.mutex);
-  r.live.emplace(raw, std::move(comm));
-  return as_handle(raw);
+  r.token_of_comm.emplace(comm.get(), token);
+  r.live.emplace(token, std::move(comm));
+  return as_handle<tdmComm_t>(token);
 }
 
 Comm& checked(tdmComm_t handle, const char* what) {
-  if (handle == nullptr) throw_error(tdmInvalidArgument, what, " is NULL");
   Registry& r = registry();
   std::lock_guard lock(r.mutex);
-  if (!r.live.count(as_comm(handle)))
-    throw_error(tdmInvalidArgument, what,
-                " is not a live communicator (already destroyed, or never created)");
-  return *as_comm(handle);
+  return find_locked(r, handle, what);
 }
 
-void retire(Comm& comm, bool abort) {
+void retire(tdmComm_t handle, bool abort) {
   Registry& r = registry();
   std::unique_lock lock(r.mutex);
+  Comm& comm = find_locked(r, handle, "comm");
   if (abort) {
     comm.abort.store(true);
     r.idle.wait(lock, [&] { return !r.in_flight.count(&comm); });
@@ -58,9 +69,12 @@ void retire(Comm& comm, bool abort) {
                 "tdmCommDestroy while another thread runs an operation on the communicator; "
                 "use tdmCommAbort to interrupt it");
   }
-  auto it = r.live.find(&comm);
+  // Another thread may have destroyed it while abort waited.
+  auto it = r.live.find(token_of(handle));
+  if (it == r.live.end()) not_live("comm");
   std::unique_ptr<Comm> owned = std::move(it->second);
   r.live.erase(it);
+  r.token_of_comm.erase(owned.get());
   lock.unlock();
   owned.reset();  // outside the lock: teardown may wait for the device or peers
 }
@@ -70,8 +84,20 @@ InFlight::InFlight(std::span<Comm* const> comms) : comms_(comms.begin(), comms.e
   std::lock_guard lock(r.mutex);
   // Check all first: a throw must not leave some communicators marked busy.
   for (Comm* c : comms_)
-    if (!r.live.count(c))
+    if (!r.token_of_comm.count(c))
       throw_error(tdmInvalidArgument, "a communicator was destroyed before its group ran");
+  for (Comm* c : comms_) ++r.in_flight[c];
+}
+
+InFlight::InFlight(std::span<const tdmComm_t> handles) {
+  Registry& r = registry();
+  std::lock_guard lock(r.mutex);
+  for (tdmComm_t handle : handles) {
+    auto it = r.live.find(token_of(handle));
+    if (it == r.live.end())
+      throw_error(tdmInvalidArgument, "a communicator was destroyed before its group ran");
+    comms_.push_back(it->second.get());
+  }
   for (Comm* c : comms_) ++r.in_flight[c];
 }
 

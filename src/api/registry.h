@@ -1,7 +1,8 @@
 // The communicators the C API handed out: owned here from creation to
 // tdmCommDestroy/tdmCommAbort, so a handle is checked before use (a destroyed
 // or never-created one is an error, not a crash), and abort can wait for the
-// calls running on a communicator.
+// calls running on a communicator. A handle is a token, not the address
+// (util/handle_token.h): a destroyed one stays stale after the memory is reused.
 #pragma once
 
 #include <array>
@@ -20,7 +21,7 @@ tdmComm_t publish(std::unique_ptr<Comm> comm);
 Comm& checked(tdmComm_t handle, const char* what = "comm");
 // Destroys; with `abort`, first stops and waits for the calls running on it.
 // Without, refuses while another thread runs an operation on it.
-void retire(Comm& comm, bool abort);
+void retire(tdmComm_t handle, bool abort);
 
 // Marks communicators busy for a scope, so abort can wait for the call.
 // Throws when one was destroyed meanwhile (nothing is marked then).
@@ -28,6 +29,9 @@ class InFlight {
  public:
   explicit InFlight(std::span<Comm* const> comms);
   explicit InFlight(Comm& comm) : InFlight(std::span<Comm* const>(std::array{&comm})) {}
+  // By handle: a group's communicators, each of which may have been destroyed
+  // (and its memory reused by a new one) since its call was queued.
+  explicit InFlight(std::span<const tdmComm_t> handles);
   ~InFlight();
   InFlight(const InFlight&) = delete;
   InFlight& operator=(const InFlight&) = delete;

@@ -53,23 +53,28 @@ TDM_EXPORT tdmResult_t tdmShmemBarrierOnStream(tdmComm_t comm, cudaStream_t stre
 }
 
 TDM_EXPORT tdmResult_t tdmShmemSignalOnStream(tdmComm_t comm, uint64_t* sig_addr, uint64_t value,
-                                              tdmSignalOp_t op, int pe, cudaStream_t stream) {
+                                              tdmSignalOp_t op_arg, int pe, cudaStream_t stream) {
   return guarded("tdmShmemSignalOnStream", [&] {
     Comm& c = checked(comm);
     check_rank_arg(c, pe, "pe");
+    const int op = enum_arg(op_arg);
     if (op != TDM_SIGNAL_SET && op != TDM_SIGNAL_ADD)
-      throw_error(tdmInvalidArgument, "signal op ", static_cast<int>(op),
-                  " is not a tdmSignalOp_t");
-    cuda_side::shmem_signal_on_stream(c, sig_addr, value, op, pe, stream);
+      throw_error(tdmInvalidArgument, "signal op ", op,
+                  " is not a tdmSignalOp_t (TDM_SIGNAL_SET or TDM_SIGNAL_ADD)");
+    cuda_side::shmem_signal_on_stream(c, sig_addr, value, static_cast<tdmSignalOp_t>(op), pe,
+                                      stream);
   });
 }
 
-TDM_EXPORT tdmResult_t tdmShmemWaitUntilOnStream(tdmComm_t comm, uint64_t* sig_addr, tdmCmp_t cmp,
-                                                 uint64_t value, cudaStream_t stream) {
+TDM_EXPORT tdmResult_t tdmShmemWaitUntilOnStream(tdmComm_t comm, uint64_t* sig_addr,
+                                                 tdmCmp_t cmp_arg, uint64_t value,
+                                                 cudaStream_t stream) {
   return guarded("tdmShmemWaitUntilOnStream", [&] {
     Comm& c = checked(comm);
+    const int cmp = enum_arg(cmp_arg);
     if (cmp < TDM_CMP_EQ || cmp > TDM_CMP_GE)
-      throw_error(tdmInvalidArgument, "comparison ", static_cast<int>(cmp), " is not a tdmCmp_t");
-    cuda_side::shmem_wait_on_stream(c, sig_addr, cmp, value, stream);
+      throw_error(tdmInvalidArgument, "comparison ", cmp,
+                  " is not a tdmCmp_t (valid: ", int(TDM_CMP_EQ), "..", int(TDM_CMP_GE), ")");
+    cuda_side::shmem_wait_on_stream(c, sig_addr, static_cast<tdmCmp_t>(cmp), value, stream);
   });
 }

@@ -17,22 +17,24 @@ void check_not_null(const void* p, const char* name) {
   if (p == nullptr) throw_error(tdmInvalidArgument, name, " is NULL");
 }
 
-void check_type(tdmDataType_t type) {
-  if (!is_valid_type(static_cast<int>(type)))
-    throw_error(tdmInvalidArgument, "datatype ", static_cast<int>(type),
-                " is not a tdmDataType_t (valid: 0..", tdmNumTypes - 1, ")");
+tdmDataType_t checked_type(int type) {
+  if (!is_valid_type(type))
+    throw_error(tdmInvalidArgument, "datatype ", type, " is not a tdmDataType_t (valid: 0..",
+                tdmNumTypes - 1, ")");
+  return static_cast<tdmDataType_t>(type);
 }
 
-void check_op(Comm& comm, tdmRedOp_t op, tdmDataType_t type) {
-  if (op >= tdmSum && op < tdmNumOps) return;
+tdmRedOp_t checked_op(Comm& comm, int op, tdmDataType_t type) {
+  if (op >= tdmSum && op < tdmNumOps) return static_cast<tdmRedOp_t>(op);
   std::lock_guard lock(comm.ops_mutex);
   auto it = comm.custom_ops.find(op);
   if (it == comm.custom_ops.end())
-    throw_error(tdmInvalidArgument, "reduction op ", static_cast<int>(op),
+    throw_error(tdmInvalidArgument, "reduction op ", op,
                 " is neither built in nor a live op of this communicator");
   if (it->second.type != type)
-    throw_error(tdmInvalidArgument, "reduction op ", static_cast<int>(op), " was created for ",
+    throw_error(tdmInvalidArgument, "reduction op ", op, " was created for ",
                 type_name(it->second.type), " but the call uses ", type_name(type));
+  return static_cast<tdmRedOp_t>(op);
 }
 
 void check_rank_arg(const Comm& comm, int r, const char* name) {
@@ -105,7 +107,7 @@ bool is_in_place(plan::InPlace rule, const void* send, const void* recv, size_t 
 }  // namespace
 
 plan::Call validate(CallKind kind, Comm& comm, const void* send, void* recv, size_t count,
-                    tdmDataType_t type, tdmRedOp_t op, int root, cudaStream_t stream) {
+                    int type_arg, int op_arg, int root, cudaStream_t stream) {
   comm.note_device_failure();
   if (const tdmResult_t failed = comm.async_error.code(); failed != tdmSuccess)
     throw_error(failed, "the communicator failed earlier (", comm.async_error.text(),
@@ -113,8 +115,8 @@ plan::Call validate(CallKind kind, Comm& comm, const void* send, void* recv, siz
   if (comm.finalized.load())
     throw_error(tdmInvalidUsage, "the communicator was finalized; no new operations");
   const plan::CallFacts& facts = plan::facts(kind);
-  check_type(type);
-  if (facts.reduces) check_op(comm, op, type);
+  const tdmDataType_t type = checked_type(type_arg);
+  const tdmRedOp_t op = facts.reduces ? checked_op(comm, op_arg, type) : tdmSum;
   if (facts.rooted) check_rank_arg(comm, root, "root");
   if (facts.point_to_point) check_rank_arg(comm, root, "peer");
   const bool is_root = root == comm.rank;
@@ -138,7 +140,7 @@ plan::Call validate(CallKind kind, Comm& comm, const void* send, void* recv, siz
   call.recv = recv;
   call.count = count;
   call.type = type;
-  call.op = facts.reduces ? op : tdmSum;
+  call.op = op;
   call.root = root;
   if (facts.reduces && op >= tdmNumOps) {
     std::lock_guard lock(comm.ops_mutex);

@@ -45,12 +45,29 @@ class Bootstrap {
 
   // True when peer's process is gone (its end of the mesh connection closed).
   bool peer_closed(int peer) const;
+  // True when peer is gone or failed because another rank went away (it sent
+  // a death notice, see peer_went_away).
+  bool peer_failed(int peer) const;
+  // A peer's process went away while this rank waited on `suspect` (its
+  // connection closed, or it sent a death notice). Throws tdmRemoteError
+  // naming the rank that died first: `suspect`, unless `suspect` failed
+  // because of an earlier death and said so in its notice. Before that,
+  // tells every other peer (a notice frame on the mesh, best effort, never
+  // blocking), so that ranks waiting on this one blame the same rank.
+  [[noreturn]] void peer_went_away(int suspect, const std::string& during);
   Deadline deadline() const { return Deadline::from_env(abort_); }
   const std::atomic<bool>* abort_flag() const { return abort_; }
 
  private:
   Bootstrap() = default;
   int fd_of(int peer) const;
+  // The rank named by a death notice waiting on peer's connection, or -1.
+  int notice_from(int peer) const;
+  int first_death(int suspect) const;
+  // Runs a mesh operation with `peers`; a peer gone meanwhile becomes
+  // peer_went_away.
+  template <typename F>
+  void with_peers(std::initializer_list<int> peers, const std::string& what, F&& operation);
 
   int rank_ = 0;
   int nranks_ = 1;
@@ -58,6 +75,7 @@ class Bootstrap {
   const std::atomic<bool>* abort_ = nullptr;
   std::vector<SocketAddress> addresses_;
   std::vector<Fd> mesh_;  // mesh_[peer]; invalid for self
+  bool notices_sent_ = false;
 };
 
 }  // namespace tdm::bootstrap

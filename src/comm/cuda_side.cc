@@ -15,6 +15,7 @@
 #include "mem/shareable_alloc.h"
 #include "mem/window.h"
 #include "util/error.h"
+#include "util/handle_token.h"
 
 namespace tdm {
 
@@ -22,7 +23,7 @@ struct CudaSide {
   // Declared first, destroyed last: windows and registrations go before it.
   std::unique_ptr<cuda::Engine> engine;
   std::mutex mutex;
-  std::map<const void*, std::unique_ptr<mem::Export>> registrations;  // by handle
+  std::map<uint64_t, std::unique_ptr<mem::Export>> registrations;  // by handle token
   std::map<const mem::Window*, std::unique_ptr<mem::Window>> windows;
   ~CudaSide();
 };
@@ -31,27 +32,31 @@ using cuda_side::has_engine;
 
 namespace {
 
-// Live windows of every communicator: tdmWindowPeerPointer and
-// tdmWindowGetDevice take a window without its communicator.
+// Live windows of every communicator, by handle token: tdmWindowPeerPointer
+// and tdmWindowGetDevice take a window without its communicator.
+struct LiveWindow {
+  mem::Window* window;
+  Comm* owner;
+};
 struct LiveWindows {
   std::mutex mutex;
-  std::unordered_map<const mem::Window*, Comm*> owner;
+  std::unordered_map<uint64_t, LiveWindow> by_token;
 };
 LiveWindows& live_windows() {
   static LiveWindows* w = new LiveWindows();  // never destroyed: used from atexit paths
   return *w;
 }
 
-mem::Window* as_window(tdmWindow_t win) { return reinterpret_cast<mem::Window*>(win); }
-
 // The window behind a handle, or tdmInvalidArgument.
-mem::Window& checked_window(tdmWindow_t win) {
+LiveWindow checked_window(tdmWindow_t win) {
   if (win == nullptr) throw_error(tdmInvalidArgument, "win is NULL");
   LiveWindows& live = live_windows();
   std::lock_guard lock(live.mutex);
-  if (!live.owner.count(as_window(win)))
-    throw_error(tdmInvalidArgument, "win is not a live window");
-  return *as_window(win);
+  auto it = live.by_token.find(token_of(win));
+  if (it == live.by_token.end())
+    throw_error(tdmInvalidArgument,
+                "win is not a live window (it was deregistered, or never registered)");
+  return it->second;
 }
 
 CudaSide& side_of(Comm& comm) {
@@ -71,7 +76,8 @@ bool has_engine(const Comm& comm) { return comm.cuda && comm.cuda->engine; }
 CudaSide::~CudaSide() {
   LiveWindows& live = live_windows();
   std::lock_guard lock(live.mutex);
-  for (const auto& [window, owned] : windows) live.owner.erase(window);
+  std::erase_if(live.by_token,
+                [&](const auto& entry) { return windows.count(entry.second.window) != 0; });
 }
 
 void CudaSideDeleter::operator()(CudaSide* side) const { delete side; }
@@ -115,16 +121,16 @@ bool mem_free(void* ptr) { return mem::shareable_free(ptr); }
 void* register_buffer(Comm& comm, void* buff, size_t size) {
   auto described = std::make_unique<mem::Export>(mem::describe(buff, size));
   CudaSide& side = *comm.cuda;
-  void* handle = described.get();
+  const uint64_t token = new_handle_token();
   std::lock_guard lock(side.mutex);
-  side.registrations.emplace(handle, std::move(described));
-  return handle;
+  side.registrations.emplace(token, std::move(described));
+  return as_handle<void*>(token);
 }
 
 void deregister_buffer(Comm& comm, void* handle) {
   const bool removed = comm.cuda && [&] {
     std::lock_guard lock(comm.cuda->mutex);
-    return comm.cuda->registrations.erase(handle) == 1;
+    return comm.cuda->registrations.erase(token_of(handle)) == 1;
   }();
   if (!removed)
     throw_error(tdmInvalidArgument, "handle is not a live registration of this communicator");
@@ -141,42 +147,40 @@ tdmWindow_t register_window(Comm& comm, void* buff, size_t size, bool symmetric)
     std::lock_guard lock(side.mutex);
     side.windows.emplace(w, std::move(window));
   }
+  const uint64_t token = new_handle_token();
   LiveWindows& live = live_windows();
   std::lock_guard lock(live.mutex);
-  live.owner[w] = &comm;
-  return reinterpret_cast<tdmWindow_t>(w);
+  live.by_token.emplace(token, LiveWindow{w, &comm});
+  return as_handle<tdmWindow_t>(token);
 }
 
 void deregister_window(Comm& comm, tdmWindow_t win) {
-  mem::Window& w = checked_window(win);
-  {
-    LiveWindows& live = live_windows();
-    std::lock_guard lock(live.mutex);
-    if (live.owner.at(&w) != &comm)
-      throw_error(tdmInvalidArgument, "win belongs to another communicator");
-  }
+  const LiveWindow w = checked_window(win);
+  if (w.owner != &comm) throw_error(tdmInvalidArgument, "win belongs to another communicator");
   comm.boot->barrier();  // collective: no peer still writes through it
   CudaSide& side = *comm.cuda;
-  side.engine->remove_symmetric_window(&w);
+  side.engine->remove_symmetric_window(w.window);
   {
     LiveWindows& live = live_windows();
     std::lock_guard lock(live.mutex);
-    live.owner.erase(&w);
+    live.by_token.erase(token_of(win));
   }
   std::unique_ptr<mem::Window> owned;
   {
     std::lock_guard lock(side.mutex);
-    auto it = side.windows.find(&w);
+    auto it = side.windows.find(w.window);
     owned = std::move(it->second);
     side.windows.erase(it);
   }
 }
 
 void* window_peer_pointer(tdmWindow_t win, int peer, size_t offset) {
-  return checked_window(win).peer(peer, offset);
+  return checked_window(win).window->peer(peer, offset);
 }
 
-tdmWindowDevice_t window_device(tdmWindow_t win) { return checked_window(win).device_handle(); }
+tdmWindowDevice_t window_device(tdmWindow_t win) {
+  return checked_window(win).window->device_handle();
+}
 
 void* shmem_malloc(Comm& comm, size_t size) { return side_of(comm).engine->heap().allocate(size); }
 

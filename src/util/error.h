@@ -5,6 +5,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 #include "tandem/tandem.h"
 
@@ -17,6 +18,23 @@ class Error : public std::runtime_error {
 
  private:
   tdmResult_t code_;
+};
+
+// A connection to rank `rank` broke (its process exited or aborted). Thrown
+// unresolved where only that link is known (transports): the executor turns
+// it into Bootstrap::peer_went_away, which finds the rank that died first
+// (`rank` may have gone only because it saw an earlier death) and throws it
+// resolved, which nothing resolves again.
+class PeerGoneError : public Error {
+ public:
+  PeerGoneError(int rank, bool resolved, std::string message)
+      : Error(tdmRemoteError, std::move(message)), rank_(rank), resolved_(resolved) {}
+  int rank() const { return rank_; }
+  bool resolved() const { return resolved_; }
+
+ private:
+  int rank_;
+  bool resolved_;
 };
 
 // Builds the message from streamable parts: throw_error(tdmInvalidArgument, "bad root ", root).

@@ -84,10 +84,13 @@ class SocketLink final : public Link {
   }
 
  private:
+  // Unresolved: the executor asks the bootstrap which rank died first.
   [[noreturn]] void fail(int err) {
-    throw_error(tdmRemoteError, "socket connection to rank ", peer_,
-                err == 0 ? std::string(" was closed by the peer (process exited or aborted)")
-                         : std::string(" failed: ") + std::strerror(err));
+    throw PeerGoneError(peer_, /*resolved=*/false,
+                        "socket connection to rank " + std::to_string(peer_) +
+                            (err == 0 ? std::string(" was closed by the peer (process exited or "
+                                                    "aborted)")
+                                      : std::string(" failed: ") + std::strerror(err)));
   }
 
   Fd fd_;

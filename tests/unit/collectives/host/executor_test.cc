@@ -83,7 +83,8 @@ TEST(Executor, PeerThatLeftFailsBeforeTheTimeout) {
   // Rank 1 returns at once: its team (bootstrap and links) is destroyed.
   Outcome o = allreduce_against([](plan::Team&, std::atomic<bool>&) {});
   EXPECT_EQ(o.code, tdmRemoteError) << o.text;
-  EXPECT_NE(o.text.find("rank 1 of communicator test team went away"), std::string::npos) << o.text;
+  EXPECT_NE(o.text.find("rank 1 went away"), std::string::npos) << o.text;
+  EXPECT_NE(o.text.find("of communicator test team"), std::string::npos) << o.text;
   EXPECT_LT(o.seconds, 30.0);
 }
 
