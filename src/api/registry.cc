@@ -16,6 +16,7 @@ struct Registry {
   std::condition_variable idle;
   std::unordered_map<Comm*, std::unique_ptr<Comm>> live;
   std::map<Comm*, int> in_flight;  // calls currently running on each comm
+  std::unordered_map<fused::FusedOp*, std::unique_ptr<fused::FusedOp>> fused_ops;
 };
 
 Registry& registry() {
@@ -26,7 +27,46 @@ Registry& registry() {
 Comm* as_comm(tdmComm_t handle) { return reinterpret_cast<Comm*>(handle); }
 tdmComm_t as_handle(Comm* comm) { return reinterpret_cast<tdmComm_t>(comm); }
 
+fused::FusedOp* as_op(tdmFusedOp_t handle) { return reinterpret_cast<fused::FusedOp*>(handle); }
+
+// The op behind `handle` (r.mutex held), checked, its communicator too.
+fused::FusedOp& live_op(Registry& r, tdmFusedOp_t handle, const char* what) {
+  if (handle == nullptr) throw_error(tdmInvalidArgument, what, " is NULL");
+  if (!r.fused_ops.count(as_op(handle)))
+    throw_error(tdmInvalidArgument, what,
+                " is not a live fused op (already destroyed, or never created)");
+  fused::FusedOp& op = *as_op(handle);
+  if (!r.live.count(&op.comm()))
+    throw_error(tdmInvalidUsage, what,
+                "'s communicator was destroyed first; destroy fused ops before their communicator");
+  return op;
+}
+
 }  // namespace
+
+tdmFusedOp_t publish(std::unique_ptr<fused::FusedOp> op) {
+  fused::FusedOp* raw = op.get();
+  Registry& r = registry();
+  std::lock_guard lock(r.mutex);
+  r.fused_ops.emplace(raw, std::move(op));
+  return reinterpret_cast<tdmFusedOp_t>(raw);
+}
+
+fused::FusedOp& checked(tdmFusedOp_t handle, const char* what) {
+  Registry& r = registry();
+  std::lock_guard lock(r.mutex);
+  return live_op(r, handle, what);
+}
+
+std::unique_ptr<fused::FusedOp> take(tdmFusedOp_t handle) {
+  Registry& r = registry();
+  std::lock_guard lock(r.mutex);
+  fused::FusedOp& op = live_op(r, handle, "op");
+  auto it = r.fused_ops.find(&op);
+  std::unique_ptr<fused::FusedOp> owned = std::move(it->second);
+  r.fused_ops.erase(it);
+  return owned;
+}
 
 tdmComm_t publish(std::unique_ptr<Comm> comm) {
   if (!comm) return nullptr;
