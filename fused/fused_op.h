@@ -21,8 +21,8 @@ constexpr const char* kind_name(Kind kind) {
 struct Args {
   const void* a = nullptr;  // AG: a_shard
   const void* b = nullptr;
-  void* c = nullptr;                 // RS: c_shard
-  void* a_gathered = nullptr;        // AG only; may be null
+  void* c = nullptr;           // RS: c_shard
+  void* a_gathered = nullptr;  // AG only; may be null
   size_t m = 0;
   cudaStream_t stream = nullptr;
 };

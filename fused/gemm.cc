@@ -76,11 +76,12 @@ Gemm::Plan& Gemm::plan(size_t rows, bool with_c, int sm_target, unsigned alignme
   TDM_CUBLAS(cublasLtMatmulPreferenceCreate(&raw_pref));
   Preference pref(raw_pref);
   const uint64_t ws = workspace_bytes_;
-  TDM_CUBLAS(cublasLtMatmulPreferenceSetAttribute(pref.get(), CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
-                                                  &ws, sizeof(ws)));
+  TDM_CUBLAS(cublasLtMatmulPreferenceSetAttribute(
+      pref.get(), CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof(ws)));
   const uint32_t align = alignment;
-  for (auto attr : {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
-                    CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES})
+  for (auto attr :
+       {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
+        CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES})
     TDM_CUBLAS(cublasLtMatmulPreferenceSetAttribute(pref.get(), attr, &align, sizeof(align)));
 
   cublasLtMatmulHeuristicResult_t result{};

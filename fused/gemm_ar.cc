@@ -46,7 +46,8 @@ class GemmAr final : public OpBase {
     for (int p = 0; p < nranks_; ++p)
       if (p != rank_) await_flag(ws_.flag(rank_, free_flag(p)), s, how);
     gemm_.run(x.a, x.b, nullptr, partial(rank_), x.m, s);
-    exchange(ready_flag(rank_), [&](int p) { return ready_flag(p); }, s);
+    exchange(
+        ready_flag(rank_), [&](int p) { return ready_flag(p); }, s);
 
     const bool two_shot = nranks_ > 1 && elems * elem_ >= settings_.ar_two_shot_bytes;
     if (!two_shot) {
@@ -55,7 +56,8 @@ class GemmAr final : public OpBase {
       const size_t mine0 = part_begin(elems, rank_), mine1 = part_begin(elems, rank_ + 1);
       TDM_CUDA(launch_sum(inputs(mine0), result(rank_) + mine0 * elem_, at(x.c, mine0),
                           mine1 - mine0, shape().dtype, settings_.ar_blocks, s));
-      exchange(ready2_flag(rank_), [&](int p) { return ready2_flag(p); }, s);
+      exchange(
+          ready2_flag(rank_), [&](int p) { return ready2_flag(p); }, s);
       for (int j = 1; j < nranks_; ++j) {
         const int p = (rank_ + j) % nranks_;
         const size_t b0 = part_begin(elems, p), b1 = part_begin(elems, p + 1);

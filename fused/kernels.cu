@@ -94,8 +94,8 @@ cudaError_t launch(const SumInputs& in, void* out, void* out2, size_t elems, int
 
 }  // namespace
 
-cudaError_t launch_sum(const SumInputs& in, void* out, void* out2, size_t elems,
-                       tdmDataType_t type, int blocks, cudaStream_t stream) {
+cudaError_t launch_sum(const SumInputs& in, void* out, void* out2, size_t elems, tdmDataType_t type,
+                       int blocks, cudaStream_t stream) {
   return type == tdmBfloat16 ? launch<__nv_bfloat16>(in, out, out2, elems, blocks, stream)
                              : launch<__half>(in, out, out2, elems, blocks, stream);
 }

@@ -22,8 +22,8 @@ struct SumInputs {
 // out[i] (and out2[i] when out2 is not null) = sum over j of in.src[j][i],
 // i < elems, summed in float; `type` is tdmBfloat16 or tdmFloat16. `blocks`
 // caps the grid (0: enough to cover the input, up to two per SM).
-cudaError_t launch_sum(const SumInputs& in, void* out, void* out2, size_t elems,
-                       tdmDataType_t type, int blocks, cudaStream_t stream);
+cudaError_t launch_sum(const SumInputs& in, void* out, void* out2, size_t elems, tdmDataType_t type,
+                       int blocks, cudaStream_t stream);
 
 cudaError_t launch_raise_flag(uint32_t* flag, cudaStream_t stream);
 cudaError_t launch_await_flag(uint32_t* flag, cudaStream_t stream);

@@ -12,7 +12,8 @@ namespace {
 
 Settings from_env(int nranks) {
   Settings s;
-  const std::string mode = env::get_choice("TANDEM_FUSED_MODE", "auto", {"auto", "fused", "sequential"});
+  const std::string mode =
+      env::get_choice("TANDEM_FUSED_MODE", "auto", {"auto", "fused", "sequential"});
   s.mode = mode == "fused" ? Mode::kFused : mode == "sequential" ? Mode::kSequential : Mode::kAuto;
   // Below 64 rows per rank the GEMMs are a few microseconds and the fused
   // path's extra launches and flags are not hidden by anything.

@@ -14,8 +14,8 @@ void raise_flag(uint32_t* flag, cudaStream_t stream, FlagMethod method) {
     TDM_CUDA(launch_raise_flag(flag, stream));
     return;
   }
-  TDM_CU(device::driver().cuStreamWriteValue32(stream, as_cu(flag), 1,
-                                               CU_STREAM_WRITE_VALUE_DEFAULT));
+  TDM_CU(
+      device::driver().cuStreamWriteValue32(stream, as_cu(flag), 1, CU_STREAM_WRITE_VALUE_DEFAULT));
 }
 
 void await_flag(uint32_t* flag, cudaStream_t stream, FlagMethod method) {

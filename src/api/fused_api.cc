@@ -26,8 +26,8 @@ void check_shape(const Comm& comm, fused::Kind kind, const tdmGemmShape_t* shape
     throw_error(tdmInvalidArgument, "shape->dtype ", static_cast<int>(shape->dtype),
                 " is not supported: the fused ops take tdmBfloat16 or tdmFloat16");
   if (shape->max_m == 0 || shape->n == 0 || shape->k == 0)
-    throw_error(tdmInvalidArgument, "shape has a zero size (max_m ", shape->max_m, ", n ",
-                shape->n, ", k ", shape->k, ")");
+    throw_error(tdmInvalidArgument, "shape has a zero size (max_m ", shape->max_m, ", n ", shape->n,
+                ", k ", shape->k, ")");
   const size_t widest = std::max(shape->n, shape->k);
   if (shape->max_m > kMaxElements / widest || shape->n > kMaxElements / shape->k)
     throw_error(tdmInvalidArgument, "shape (max_m ", shape->max_m, ", n ", shape->n, ", k ",
@@ -51,8 +51,9 @@ tdmResult_t create(const char* function, fused::Kind kind, tdmComm_t comm,
 void check_device(const void* p, const char* name) {
   check_not_null(p, name);
   if (device::memory_type(p) != device::MemoryType::kCuda)
-    throw_error(tdmInvalidArgument, name, " is not device memory (the fused ops take cudaMalloc "
-                                          "or tdmMemAlloc buffers)");
+    throw_error(tdmInvalidArgument, name,
+                " is not device memory (the fused ops take cudaMalloc "
+                "or tdmMemAlloc buffers)");
 }
 
 fused::FusedOp& checked_call(tdmFusedOp_t handle, fused::Kind kind, size_t m) {
