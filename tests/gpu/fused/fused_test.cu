@@ -31,27 +31,29 @@ namespace {
 tdm::test::GpuWorld g;
 cudaStream_t g_stream = nullptr;
 
-#define CUDA_OK(call)                                                                        \
-  do {                                                                                       \
-    cudaError_t e_ = (call);                                                                 \
+#define CUDA_OK(call)                                                                            \
+  do {                                                                                           \
+    cudaError_t e_ = (call);                                                                     \
     ASSERT_EQ(e_, cudaSuccess) << #call << ": " << cudaGetErrorString(e_) << " (rank " << g.rank \
-                               << ")";                                                       \
+                               << ")";                                                           \
   } while (0)
-#define TDM_OK(call)                                                                      \
-  do {                                                                                    \
-    tdmResult_t r_ = (call);                                                              \
-    ASSERT_EQ(r_, tdmSuccess) << #call << ": " << tdmGetLastError(nullptr) << " (rank " \
-                              << g.rank << ")";                                           \
+#define TDM_OK(call)                                                                              \
+  do {                                                                                            \
+    tdmResult_t r_ = (call);                                                                      \
+    ASSERT_EQ(r_, tdmSuccess) << #call << ": " << tdmGetLastError(nullptr) << " (rank " << g.rank \
+                              << ")";                                                             \
   } while (0)
 
 enum class Op { kAg, kRs, kAr };
-const char* name(Op op) { return op == Op::kAg ? "AG-GEMM" : op == Op::kRs ? "GEMM-RS" : "GEMM-AR"; }
+const char* name(Op op) {
+  return op == Op::kAg ? "AG-GEMM" : op == Op::kRs ? "GEMM-RS" : "GEMM-AR";
+}
 
 // Tensors: A (0) and B (1); value in [-1, 1] on a 1/64 grid, exact in both dtypes.
 __host__ __device__ inline float value(uint64_t seed, int tensor, int rank, size_t i, size_t j) {
-  const uint64_t h = tdm::test::fmix64(seed ^ tdm::test::fmix64(
-                                                  (uint64_t(tensor) << 56) ^ (uint64_t(rank) << 48) ^
-                                                  (uint64_t(i) << 24) ^ uint64_t(j)));
+  const uint64_t h =
+      tdm::test::fmix64(seed ^ tdm::test::fmix64((uint64_t(tensor) << 56) ^ (uint64_t(rank) << 48) ^
+                                                 (uint64_t(i) << 24) ^ uint64_t(j)));
   return static_cast<float>(static_cast<int>(h % 129) - 64) / 64.0f;
 }
 
@@ -95,9 +97,8 @@ struct Case {
 // AG: A is the global [m, k] (tensor 0, "rank" 0), B this rank's.
 // RS/AR: sum over ranks p of A_p[row, :] * B_p.
 template <typename T>
-__global__ void check(const T* c, size_t rows, size_t n, size_t k, uint64_t seed, Op op,
-                      int rank, int nranks, size_t row0, float eps, unsigned long long* bad,
-                      float* worst) {
+__global__ void check(const T* c, size_t rows, size_t n, size_t k, uint64_t seed, Op op, int rank,
+                      int nranks, size_t row0, float eps, unsigned long long* bad, float* worst) {
   for (size_t x = blockIdx.x * size_t(blockDim.x) + threadIdx.x; x < rows * n;
        x += size_t(gridDim.x) * blockDim.x) {
     const size_t i = x / n, j = x % n;
@@ -157,8 +158,8 @@ template <typename T>
 void fill_inputs(const Case& cs, const Buffers& buf, size_t m, uint64_t seed) {
   if (cs.op == Op::kAg) {
     const size_t rows = m / g.size;
-    fill<T><<<256, 256, 0, g_stream>>>(static_cast<T*>(buf.a), rows, cs.k, seed, 0, 0, g.rank * rows,
-                                       false);
+    fill<T><<<256, 256, 0, g_stream>>>(static_cast<T*>(buf.a), rows, cs.k, seed, 0, 0,
+                                       g.rank * rows, false);
   } else {
     fill<T><<<256, 256, 0, g_stream>>>(static_cast<T*>(buf.a), m, cs.k, seed, 0, g.rank, 0, false);
   }
@@ -208,7 +209,8 @@ unsigned long long verify(const Case& cs, const Buffers& buf, size_t m, uint64_t
         }
         wrong += host[i * cs.k + j] != want;
       }
-    if (wrong) ADD_FAILURE() << "a_gathered: " << wrong << " wrong elements (rank " << g.rank << ")";
+    if (wrong)
+      ADD_FAILURE() << "a_gathered: " << wrong << " wrong elements (rank " << g.rank << ")";
   }
   unsigned long long bad = 0;
   cudaMemcpyAsync(&bad, buf.bad, sizeof(bad), cudaMemcpyDeviceToHost, g_stream);
@@ -269,7 +271,6 @@ class Fused : public ::testing::Test {
     if (!all_ok(mine) && mine) ADD_FAILURE() << "this test failed on another rank";
   }
 };
-
 
 // Every op x dtype x B layout over several m back to back on one op: m =
 // nranks, odd multiples, max_m (GEMM-AR: any m, 1 included).

@@ -67,7 +67,8 @@ TEST_F(FusedApi, BadShapesAreRefused) {
   tdmFusedOp_t op = nullptr;
   tdmGemmShape_t s = shape_;
   s.dtype = tdmFloat32;
-  expect_error(tdmAgGemmCreate(comms_[0], &s, &op), tdmInvalidArgument, "tdmBfloat16 or tdmFloat16");
+  expect_error(tdmAgGemmCreate(comms_[0], &s, &op), tdmInvalidArgument,
+               "tdmBfloat16 or tdmFloat16");
   s = shape_;
   s.k = 0;
   expect_error(tdmGemmRsCreate(comms_[0], &s, &op), tdmInvalidArgument, "zero size");

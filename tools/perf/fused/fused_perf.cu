@@ -42,22 +42,22 @@ struct Shape {
 // halves: up-projection AG, down-projection RS) at M = 2048 and 4096, and
 // the GEMM-AR rows plus a sweep of M for "never slower than seq".
 const Shape kShapes[] = {
-    {'a', 8192, 4096, 11008}, {'a', 8192, 8192, 29568},  {'a', 8192, 12288, 49152},
-    {'a', 4096, 5120, 25600}, {'a', 2048, 5120, 51200},  {'a', 2048, 5120, 51200 / 2},
-    {'r', 8192, 4096, 11008}, {'r', 8192, 8192, 29568},  {'r', 8192, 12288, 49152},
-    {'r', 4096, 5120, 25600}, {'r', 2048, 5120, 51200},  {'r', 2048, 25600, 5120},
-    {'r', 4096, 25600, 5120}, {'x', 32, 5120, 25600},    {'x', 128, 5120, 5120},
-    {'x', 128, 8192, 8192},   {'x', 2048, 5120, 25600},  {'x', 1, 8192, 8192},
-    {'x', 8, 8192, 8192},     {'x', 512, 8192, 8192},    {'x', 4096, 8192, 8192},
+    {'a', 8192, 4096, 11008}, {'a', 8192, 8192, 29568}, {'a', 8192, 12288, 49152},
+    {'a', 4096, 5120, 25600}, {'a', 2048, 5120, 51200}, {'a', 2048, 5120, 51200 / 2},
+    {'r', 8192, 4096, 11008}, {'r', 8192, 8192, 29568}, {'r', 8192, 12288, 49152},
+    {'r', 4096, 5120, 25600}, {'r', 2048, 5120, 51200}, {'r', 2048, 25600, 5120},
+    {'r', 4096, 25600, 5120}, {'x', 32, 5120, 25600},   {'x', 128, 5120, 5120},
+    {'x', 128, 8192, 8192},   {'x', 2048, 5120, 25600}, {'x', 1, 8192, 8192},
+    {'x', 8, 8192, 8192},     {'x', 512, 8192, 8192},   {'x', 4096, 8192, 8192},
 };
 
-#define CHECK_CUDA(x)                                                                  \
-  do {                                                                                 \
-    cudaError_t e_ = (x);                                                              \
-    if (e_ != cudaSuccess) {                                                           \
+#define CHECK_CUDA(x)                                                                         \
+  do {                                                                                        \
+    cudaError_t e_ = (x);                                                                     \
+    if (e_ != cudaSuccess) {                                                                  \
       std::fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e_)); \
-      std::exit(1);                                                                    \
-    }                                                                                  \
+      std::exit(1);                                                                           \
+    }                                                                                         \
   } while (0)
 
 __global__ void fill_random(__nv_bfloat16* p, size_t n, uint64_t seed) {
@@ -167,11 +167,12 @@ int main(int argc, char** argv) {
   cublasCreate(&h);
   const size_t P = static_cast<size_t>(g.size);
   if (g.rank == 0) {
-    std::printf("# fused_perf: %d ranks, bf16, B [k, n], us per call (median of %d graph replays "
-                "of %d calls)\n",
-                g.size, replays, reps);
-    std::printf("# %-7s %6s %6s %6s %9s %9s %9s %9s %9s %8s %8s %8s\n", "op", "M", "K", "N",
-                "gemm", "coll", "seq", "tseq", "fused", "seq/fus", "tseq/fus", "fus/idl");
+    std::printf(
+        "# fused_perf: %d ranks, bf16, B [k, n], us per call (median of %d graph replays "
+        "of %d calls)\n",
+        g.size, replays, reps);
+    std::printf("# %-7s %6s %6s %6s %9s %9s %9s %9s %9s %8s %8s %8s\n", "op", "M", "K", "N", "gemm",
+                "coll", "seq", "tseq", "fused", "seq/fus", "tseq/fus", "fus/idl");
   }
   for (const Shape& sh : kShapes) {
     const char* opname = sh.op == 'a' ? "AG-GEMM" : sh.op == 'r' ? "GEMM-RS" : "GEMM-AR";
@@ -199,7 +200,8 @@ int main(int argc, char** argv) {
     };
     auto coll = [&] {
       if (!nccl) return false;
-      if (sh.op == 'a') return nccl->allGather(a.p, gathered.p, a_rows * k, tdmBfloat16, s) == tdmSuccess;
+      if (sh.op == 'a')
+        return nccl->allGather(a.p, gathered.p, a_rows * k, tdmBfloat16, s) == tdmSuccess;
       if (sh.op == 'r')
         return nccl->reduceScatter(partial.p, c.p, m / P * n, tdmBfloat16, tdmSum, s) == tdmSuccess;
       return nccl->allReduce(c.p, c.p, m * n, tdmBfloat16, tdmSum, s) == tdmSuccess;
