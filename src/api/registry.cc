@@ -19,6 +19,7 @@ struct Registry {
   // Live objects, for the calls that hold a Comm* (groups); erased with `live`.
   std::unordered_map<const Comm*, uint64_t> token_of_comm;
   std::map<const Comm*, int> in_flight;  // calls currently running on each comm
+  std::unordered_map<uint64_t, std::unique_ptr<fused::FusedOp>> fused_ops;  // by token
 };
 
 Registry& registry() {
@@ -39,7 +40,45 @@ Comm& find_locked(Registry& r, tdmComm_t handle, const char* what) {
   return *it->second;
 }
 
+// The op behind `handle` (r.mutex held), checked, its communicator too.
+fused::FusedOp& live_op(Registry& r, tdmFusedOp_t handle, const char* what) {
+  if (handle == nullptr) throw_error(tdmInvalidArgument, what, " is NULL");
+  auto it = r.fused_ops.find(token_of(handle));
+  if (it == r.fused_ops.end())
+    throw_error(tdmInvalidArgument, what,
+                " is not a live fused op (already destroyed, or never created)");
+  fused::FusedOp& op = *it->second;
+  if (!r.token_of_comm.count(&op.comm()))
+    throw_error(tdmInvalidUsage, what,
+                "'s communicator was destroyed first; destroy fused ops before their communicator");
+  return op;
+}
+
 }  // namespace
+
+tdmFusedOp_t publish(std::unique_ptr<fused::FusedOp> op) {
+  const uint64_t token = new_handle_token();
+  Registry& r = registry();
+  std::lock_guard lock(r.mutex);
+  r.fused_ops.emplace(token, std::move(op));
+  return as_handle<tdmFusedOp_t>(token);
+}
+
+fused::FusedOp& checked(tdmFusedOp_t handle, const char* what) {
+  Registry& r = registry();
+  std::lock_guard lock(r.mutex);
+  return live_op(r, handle, what);
+}
+
+std::unique_ptr<fused::FusedOp> take(tdmFusedOp_t handle) {
+  Registry& r = registry();
+  std::lock_guard lock(r.mutex);
+  live_op(r, handle, "op");
+  auto it = r.fused_ops.find(token_of(handle));
+  std::unique_ptr<fused::FusedOp> owned = std::move(it->second);
+  r.fused_ops.erase(it);
+  return owned;
+}
 
 tdmComm_t publish(std::unique_ptr<Comm> comm) {
   if (!comm) return nullptr;

@@ -11,6 +11,8 @@
 #include <vector>
 
 #include "comm/comm.h"
+#include "fused/fused_op.h"
+#include "tandem/fused.h"
 #include "tandem/tandem.h"
 
 namespace tdm::api {
@@ -22,6 +24,15 @@ Comm& checked(tdmComm_t handle, const char* what = "comm");
 // Destroys; with `abort`, first stops and waits for the calls running on it.
 // Without, refuses while another thread runs an operation on it.
 void retire(tdmComm_t handle, bool abort);
+
+// Fused ops (tandem/fused.h), owned here like communicators: a destroyed
+// or never-created handle is an error, not a crash.
+tdmFusedOp_t publish(std::unique_ptr<fused::FusedOp> op);
+// The live op behind `handle`, whose communicator is live too.
+fused::FusedOp& checked(tdmFusedOp_t handle, const char* what = "op");
+// Takes a live op back out of the registry (its communicator must be live:
+// destroying the op frees symmetric memory collectively).
+std::unique_ptr<fused::FusedOp> take(tdmFusedOp_t handle);
 
 // Marks communicators busy for a scope, so abort can wait for the call.
 // Throws when one was destroyed meanwhile (nothing is marked then).

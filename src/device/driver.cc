@@ -37,6 +37,8 @@ Driver load() {
   resolve(d.cuGetErrorString, "cuGetErrorString");
   resolve(d.cuDeviceGet, "cuDeviceGet");
   resolve(d.cuDeviceGetAttribute, "cuDeviceGetAttribute");
+  resolve(d.cuStreamWriteValue32, "cuStreamWriteValue32");
+  resolve(d.cuStreamWaitValue32, "cuStreamWaitValue32");
   return d;
 }
 

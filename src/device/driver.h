@@ -1,6 +1,6 @@
-// The CUDA driver calls Tandem needs (cuMem VMM), resolved at run time through
-// the runtime's entry-point query so libtandem never links libcuda: it loads
-// on machines without a GPU driver (CI) and fails only when CUDA is used.
+// The CUDA driver calls Tandem needs (cuMem VMM, stream memory operations), resolved at run time
+// through the runtime's entry-point query so libtandem never links libcuda: it loads on machines
+// without a GPU driver (CI) and fails only when CUDA is used.
 #pragma once
 
 #include <cuda.h>
@@ -31,6 +31,10 @@ struct Driver {
   CUresult (*cuGetErrorString)(CUresult, const char**);
   CUresult (*cuDeviceGet)(CUdevice*, int);
   CUresult (*cuDeviceGetAttribute)(int*, CUdevice_attribute, CUdevice);
+  // Stream memory operations: the fused ops' per-chunk flags, raised and
+  // awaited by the stream itself (no SM, capturable in graphs).
+  CUresult (*cuStreamWriteValue32)(CUstream, CUdeviceptr, cuuint32_t, unsigned int);
+  CUresult (*cuStreamWaitValue32)(CUstream, CUdeviceptr, cuuint32_t, unsigned int);
 };
 
 // Resolved once; throws tdmUnhandledCudaError when the driver is missing.

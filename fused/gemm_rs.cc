@@ -1,0 +1,123 @@
+// GEMM-RS, fused path (README "GEMM-RS"): the output row blocks are computed
+// in the order rank+1, rank+2, ..., own last, each in row chunks into a local
+// staging buffer; after each chunk the copy engine pushes it into the
+// owner's receive slot for this rank and raises the owner's flag for that
+// chunk. The own block comes last, chunk by chunk, with the reduction folded
+// into the GEMM's epilogue: C_shard = A_own * B + (what peers pushed), beta 1,
+// summed in fp32 by cuBLASLt. With more than two ranks a small kernel first
+// sums the peers' pushed chunks into one.
+#include "fused/gemm_rs.h"
+
+#include <cuda_runtime_api.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "fused/kernels.h"
+#include "fused/op_base.h"
+#include "fused/signal.h"
+#include "fused/workspace.h"
+
+namespace tdm::fused {
+
+namespace {
+
+constexpr int kMaxChunks = 16;  // TANDEM_FUSED_RS_CHUNKS' upper bound
+
+class GemmRs final : public OpBase {
+ public:
+  GemmRs(Comm& comm, const tdmGemmShape_t& shape)
+      : OpBase(Kind::kGemmRs, comm, shape, static_cast<size_t>(comm.nranks) * kMaxChunks),
+        block_rows_((shape.max_m + nranks_ - 1) / nranks_),
+        ws_(comm, 2 * block_rows_ * nranks_ * shape.n * elem_, initial_flags(nranks_)) {
+    if (settings_.mode != Mode::kFused)
+      scratch_ = device::device_alloc(shape.max_m * shape.n * elem_);
+  }
+
+  void run(const Args& x) override {
+    if (x.m == 0) return;
+    if (!fused_for(x.m)) return sequential(x);
+    const size_t rows = x.m / nranks_, k = shape().k, n = shape().n;
+    const int chunks = static_cast<int>(std::min<size_t>(settings_.rs_chunks, rows));
+    auto chunk_begin = [&](int q) { return rows * q / chunks; };
+    const FlagMethod how = settings_.flags;
+    cudaStream_t s = x.stream;
+
+    for (int j = 1; j < nranks_; ++j) {
+      const int dst = (rank_ + j) % nranks_;
+      for (int q = 0; q < chunks; ++q) {
+        const size_t r0 = chunk_begin(q), nr = chunk_begin(q + 1) - r0;
+        gemm_.run(at(x.a, (dst * rows + r0) * k), x.b, nullptr, staging(dst) + r0 * n * elem_, nr,
+                  s);
+        follow(side_.get(), s, events_[static_cast<size_t>(j - 1) * kMaxChunks + q].get());
+        if (q == 0) await_flag(ws_.flag(rank_, free_flag(dst)), side_.get(), how);
+        TDM_CUDA(cudaMemcpyAsync(recv(dst, rank_) + r0 * n * elem_, staging(dst) + r0 * n * elem_,
+                                 nr * n * elem_, cudaMemcpyDeviceToDevice, side_.get()));
+        raise_flag(ws_.flag(dst, ready_flag(rank_, q)), side_.get(), how);
+      }
+    }
+    for (int q = 0; q < chunks; ++q) {
+      const size_t r0 = chunk_begin(q), nr = chunk_begin(q + 1) - r0;
+      const void* pushed = nullptr;
+      SumInputs in{};
+      for (int j = 1; j < nranks_; ++j) {
+        const int src = (rank_ - j + nranks_) % nranks_;
+        await_flag(ws_.flag(rank_, ready_flag(src, q)), s, how);
+        in.src[in.count++] = recv(rank_, src) + r0 * n * elem_;
+      }
+      if (in.count <= 1) {
+        pushed = in.count == 1 ? in.src[0] : nullptr;
+      } else {
+        // Own staging block is free: it is never pushed anywhere.
+        pushed = staging(rank_) + r0 * n * elem_;
+        TDM_CUDA(launch_sum(in, const_cast<void*>(pushed), nullptr, nr * n, shape().dtype, 0, s));
+      }
+      gemm_.run(at(x.a, (rank_ * rows + r0) * k), x.b, pushed, at(x.c, r0 * n), nr, s);
+    }
+    join(s);  // the pushes are done: staging may be rewritten by the next call
+    for (int j = 1; j < nranks_; ++j) {
+      const int src = (rank_ - j + nranks_) % nranks_;
+      raise_flag(ws_.flag(src, free_flag(rank_)), s, how);
+    }
+  }
+
+ private:
+  // Flags of rank r's workspace: ready[src][q] (src pushed chunk q of block r),
+  // free[dst] (dst has finished with what r pushed to it).
+  size_t ready_flag(int src, int q) const { return static_cast<size_t>(src) * kMaxChunks + q; }
+  size_t free_flag(int dst) const {
+    return static_cast<size_t>(nranks_) * kMaxChunks + static_cast<size_t>(dst);
+  }
+  static std::vector<uint32_t> initial_flags(int nranks) {
+    const size_t ready = static_cast<size_t>(nranks) * kMaxChunks;
+    std::vector<uint32_t> f(ready + nranks, 0);
+    std::fill(f.begin() + static_cast<long>(ready), f.end(), 1u);
+    return f;
+  }
+  // Rank pe's receive slot for blocks pushed by src, and this rank's staging
+  // for block dst: the workspace's first and second halves.
+  char* recv(int pe, int src) const {
+    return ws_.data(pe) + static_cast<size_t>(src) * block_rows_ * shape().n * elem_;
+  }
+  char* staging(int dst) const {
+    return ws_.data(rank_) + (nranks_ + static_cast<size_t>(dst)) * block_rows_ * shape().n * elem_;
+  }
+
+  void sequential(const Args& x) {
+    gemm_.run(x.a, x.b, nullptr, scratch_.get(), x.m, x.stream);
+    collective(plan::CallKind::kReduceScatter, scratch_.get(), x.c, x.m / nranks_ * shape().n,
+               x.stream);
+  }
+
+  size_t block_rows_;
+  Workspace ws_;
+  device::DeviceMemory scratch_;
+};
+
+}  // namespace
+
+std::unique_ptr<FusedOp> make_gemm_rs(Comm& comm, const tdmGemmShape_t& shape) {
+  return std::make_unique<GemmRs>(comm, shape);
+}
+
+}  // namespace tdm::fused

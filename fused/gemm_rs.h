@@ -1,0 +1,13 @@
+// GEMM-ReduceScatter: C_shard[m/nranks, n] = ReduceScatter_rows(A[m, k] * B).
+#pragma once
+
+#include <memory>
+
+#include "fused/fused_op.h"
+
+namespace tdm::fused {
+
+// Collective over `comm`.
+std::unique_ptr<FusedOp> make_gemm_rs(Comm& comm, const tdmGemmShape_t& shape);
+
+}  // namespace tdm::fused

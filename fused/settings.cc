@@ -1,0 +1,43 @@
+#include "fused/settings.h"
+
+#include <climits>
+#include <string>
+#include <vector>
+
+#include "util/env.h"
+
+namespace tdm::fused {
+
+namespace {
+
+Settings from_env(int nranks) {
+  Settings s;
+  const std::string mode =
+      env::get_choice("TANDEM_FUSED_MODE", "auto", {"auto", "fused", "sequential"});
+  s.mode = mode == "fused" ? Mode::kFused : mode == "sequential" ? Mode::kSequential : Mode::kAuto;
+  // Below 64 rows per rank the GEMMs are a few microseconds and the fused
+  // path's extra launches and flags are not hidden by anything.
+  s.min_rows = static_cast<int32_t>(env::get_int("TANDEM_FUSED_MIN_ROWS", 64, 1, INT_MAX));
+  // Four chunks per block: the first push starts after a quarter of a
+  // block's GEMM, and each chunk of a large shape still fills the GPU.
+  s.rs_chunks = static_cast<int32_t>(env::get_int("TANDEM_FUSED_RS_CHUNKS", 4, 1, 16));
+  s.ar_blocks = static_cast<int32_t>(env::get_int("TANDEM_FUSED_AR_BLOCKS", 0, 0, 1024));
+  // With two ranks one-shot and two-shot move the same bytes over each link
+  // and one-shot saves a flag round; with more ranks two-shot moves less.
+  const uint64_t two_shot_default = nranks <= 2 ? UINT64_MAX : uint64_t{256} << 10;
+  s.ar_two_shot_bytes =
+      env::get_size("TANDEM_FUSED_AR_TWO_SHOT_BYTES", two_shot_default, 0, UINT64_MAX);
+  s.flags = env::get_choice("TANDEM_FUSED_FLAGS", "memop", {"memop", "kernel"}) == "kernel"
+                ? FlagMethod::kKernel
+                : FlagMethod::kMemop;
+  return s;
+}
+
+}  // namespace
+
+Settings agreed_settings(Comm& comm) {
+  const Settings mine = from_env(comm.nranks);
+  return comm.boot->allgather_value(mine).at(0);
+}
+
+}  // namespace tdm::fused
