@@ -334,13 +334,19 @@ void execute(std::span<std::vector<Plan>> queues) {
   }
 }
 
-bool run_slots_allreduce(const plan::Call& call) {
-  if (call.kind != plan::CallKind::kAllReduce || !uses_slots(call)) return false;
+bool run_slots_call(const plan::Call& call) {
+  if (!uses_slots(call)) return false;
   plan::Team& team = *call.team;
+  const bool alltoall = call.kind == plan::CallKind::kAlltoAll;
   const plan::Reduction red = reduction_for(call);
   const uint64_t epoch = ++team.slot_epoch;
-  slots_publish(team, red, static_cast<const std::byte*>(call.send), call.count,
-                call.op >= tdmNumOps, epoch);
+  const auto* src = static_cast<const std::byte*>(call.send);
+  auto* dst = static_cast<std::byte*>(call.recv);
+  const size_t block = call.count * red.elem;
+  if (alltoall)
+    slots_publish_copy(team, src, block * size_t(team.nranks), epoch);
+  else
+    slots_publish(team, red, src, call.count, call.op >= tdmNumOps, epoch);
   Idle idle(team.spin_before_yield);
   while (!slots_ready(team, epoch)) {
     check_aborted(team);
@@ -350,7 +356,10 @@ bool run_slots_allreduce(const plan::Call& call) {
           team.boot->peer_went_away(peer, during_collective(team));
     });
   }
-  slots_reduce(team, red, static_cast<std::byte*>(call.recv), call.count, epoch);
+  if (alltoall)
+    slots_gather_blocks(team, dst, block, epoch);
+  else
+    slots_reduce(team, red, dst, call.count, epoch);
   return true;
 }
 

@@ -16,9 +16,9 @@ namespace tdm::host {
 // silent peer (TANDEM_TIMEOUT without progress) or an aborted communicator.
 void execute(std::span<std::vector<plan::Plan>> queues);
 
-// A lone allreduce that goes through the team's slots (slots.h), run at once
-// without building a plan (nothing allocated: what an 8-byte allreduce
-// notices); false, doing nothing, for any other call.
-bool run_slots_allreduce(const plan::Call& call);
+// A lone call that goes through the team's slots (slots.h: small allreduce
+// and all-to-all), run at once without building a plan (nothing allocated:
+// what an 8-byte allreduce notices); false, doing nothing, for any other call.
+bool run_slots_call(const plan::Call& call);
 
 }  // namespace tdm::host

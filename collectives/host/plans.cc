@@ -140,6 +140,23 @@ void allreduce_slots(Builder& b, const Call& call) {
   b.local([=, &team] { slots_reduce(team, red, dst, count, epoch); });
 }
 
+// All-to-all through the slots: publish the whole send buffer, wait, copy
+// this rank's block out of every slot.
+void alltoall_slots(Builder& b, const Call& call) {
+  Team& team = b.team;
+  const uint64_t epoch = ++team.slot_epoch;
+  const size_t block = call.count * b.elem();
+  const std::byte* src = bytes_of(call.send);
+  std::byte* dst = bytes_of(call.recv);
+  Step exchange;
+  exchange.local = [=, &team] {
+    slots_publish_copy(team, src, block * size_t(team.nranks), epoch);
+  };
+  exchange.ready = [epoch, &team] { return slots_ready(team, epoch); };
+  b.plan.steps.push_back(std::move(exchange));
+  b.local([=, &team] { slots_gather_blocks(team, dst, block, epoch); });
+}
+
 // Ring reduce-scatter + allgather over the ranks `ring` (this rank included),
 // on count elements of src -> dst, sliced so each send fits the links.
 void allreduce_ring(Builder& b, std::span<const int> ring, const std::byte* src, std::byte* dst,
@@ -426,7 +443,9 @@ plan::Reduction reduction_for(const Call& call) { return reduction_of_call(call)
 bool uses_slots(const Call& call) {
   const Team& team = *call.team;
   const size_t bytes = call.count * type_size(call.type);
-  return team.nranks > 1 && slots_fit(team, bytes) &&
+  if (team.nranks < 2) return false;
+  if (call.kind == CallKind::kAlltoAll) return slots_fit(team, bytes * size_t(team.nranks));
+  return call.kind == CallKind::kAllReduce && slots_fit(team, bytes) &&
          plan::choose_host_allreduce(team.allreduce, bytes, team.nranks, team.nhosts()) ==
              plan::HostAllReduce::kOneShot;
 }
@@ -480,7 +499,10 @@ Plan build_collective(const Call& call) {
       reduce_scatter_ring(b, call);
       break;
     case CallKind::kAlltoAll:
-      alltoall_direct(b, call);
+      if (uses_slots(call))
+        alltoall_slots(b, call);
+      else
+        alltoall_direct(b, call);
       break;
     case CallKind::kGather:
       gather_direct(b, call);

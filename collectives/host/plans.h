@@ -14,8 +14,8 @@ namespace tdm::host {
 
 // How a call's elements combine (type, op, premulsum scalar, avg divisor).
 plan::Reduction reduction_for(const plan::Call& call);
-// Whether an allreduce goes through the team's shared slots (slots.h): a
-// one-shot allreduce that fits them.
+// Whether a call goes through the team's shared slots (slots.h): a one-shot
+// allreduce, or an all-to-all, that fits them.
 bool uses_slots(const plan::Call& call);
 
 // The plan of one collective call (not send/recv).

@@ -51,6 +51,19 @@ void slots_publish(plan::Team& team, const plan::Reduction& red, const std::byte
   epoch_of(slot).store(epoch, std::memory_order_release);
 }
 
+void slots_publish_copy(plan::Team& team, const std::byte* src, size_t bytes, uint64_t epoch) {
+  std::byte* slot = slot_of(team, team.rank, epoch);
+  if (bytes > 0) std::memcpy(slot + kLine, src, bytes);
+  epoch_of(slot).store(epoch, std::memory_order_release);
+}
+
+void slots_gather_blocks(const plan::Team& team, std::byte* dst, size_t block, uint64_t epoch) {
+  if (block == 0) return;
+  for (int r = 0; r < team.nranks; ++r)
+    std::memcpy(dst + size_t(r) * block,
+                slot_of(team, r, epoch) + kLine + size_t(team.rank) * block, block);
+}
+
 bool slots_ready(const plan::Team& team, uint64_t epoch) {
   for (int r = 0; r < team.nranks; ++r)
     if (epoch_of(slot_of(team, r, epoch)).load(std::memory_order_acquire) != epoch) return false;

@@ -1,8 +1,10 @@
-// Small one-shot allreduce through memory every rank of a one-host team maps
+// Small one-shot collectives (allreduce, all-to-all) through memory every
+// rank of a one-host team maps
 // (plan::Team::slots): each rank copies its vector into its slot and raises
 // the slot's epoch; each rank then reduces every slot, in rank order, into
-// its own result. One cache-line handoff per peer instead of a message
-// through a ring and back, and no copy through the links.
+// its own result (all-to-all: copies its block of every slot). One
+// cache-line handoff per peer instead of a message through a ring and back,
+// and no copy through the links; in place comes free (the slot is the copy).
 //
 // Two slots per rank, used by alternate calls: a rank enters call e only
 // after it saw every peer's flag for call e-1, and a peer raises that flag
@@ -25,14 +27,18 @@ inline constexpr size_t kMaxSlotBytes = size_t(1) << 20;
 size_t slot_data_bytes(size_t wanted);              // rounded to cache lines
 size_t slots_region_bytes(const plan::Team& team);  // for team.nranks and team.slot_bytes
 
-// Whether an allreduce of `bytes` goes through the slots on this team.
+// Whether a call publishing `bytes` can go through the slots on this team.
 bool slots_fit(const plan::Team& team, size_t bytes);
 
 // The three phases of one call with epoch `epoch` (team.slot_epoch after
 // incrementing it for this call).
 void slots_publish(plan::Team& team, const plan::Reduction& red, const std::byte* src, size_t count,
                    bool prescale, uint64_t epoch);
+// All-to-all: publishes the whole send buffer (`bytes`).
+void slots_publish_copy(plan::Team& team, const std::byte* src, size_t bytes, uint64_t epoch);
 bool slots_ready(const plan::Team& team, uint64_t epoch);
+// All-to-all: block r of dst is block `team.rank` of rank r's slot.
+void slots_gather_blocks(const plan::Team& team, std::byte* dst, size_t block, uint64_t epoch);
 void slots_reduce(const plan::Team& team, const plan::Reduction& red, std::byte* dst, size_t count,
                   uint64_t epoch);
 

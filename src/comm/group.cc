@@ -104,9 +104,9 @@ void run(std::span<const Call> all) {
       cuda_side::enqueue(all);
       return;
     }
-    if (call.kind == plan::CallKind::kAllReduce) {
+    if (call.kind == plan::CallKind::kAllReduce || call.kind == plan::CallKind::kAlltoAll) {
       try {
-        if (host::run_slots_allreduce(call)) return;
+        if (host::run_slots_call(call)) return;
       } catch (const Error& e) {
         comm_of(*call.team)
             .async_error.record(e.code() == tdmInvalidUsage ? tdmRemoteError : e.code(), e.what());
