@@ -18,9 +18,8 @@ Settings from_env(int nranks) {
   // Below 64 rows per rank the GEMMs are a few microseconds and the fused
   // path's extra launches and flags are not hidden by anything.
   s.min_rows = static_cast<int32_t>(env::get_int("TANDEM_FUSED_MIN_ROWS", 64, 1, INT_MAX));
-  // Four chunks per block: the first push starts after a quarter of a
-  // block's GEMM, and each chunk of a large shape still fills the GPU.
-  s.rs_chunks = static_cast<int32_t>(env::get_int("TANDEM_FUSED_RS_CHUNKS", 4, 1, 16));
+  // 0: chosen per op from tuned GEMM times (gemm_rs.cc).
+  s.rs_chunks = static_cast<int32_t>(env::get_int("TANDEM_FUSED_RS_CHUNKS", 0, 0, 16));
   s.ar_blocks = static_cast<int32_t>(env::get_int("TANDEM_FUSED_AR_BLOCKS", 0, 0, 1024));
   // With two ranks one-shot and two-shot move the same bytes over each link
   // and one-shot saves a flag round; with more ranks two-shot moves less.
