@@ -32,7 +32,8 @@ cudaError_t launch_sum(const SumInputs& in, void* out, void* out2, size_t elems,
 // this rank's partial any more, so the next call may overwrite it). Flags
 // carry an epoch from a per-block counter in local device memory, so a CUDA
 // graph replays it unchanged. Same grid on every rank (from elems alone).
-constexpr int kArMaxBlocks = 256;
+constexpr int kArMaxBlocks = 128;  // at most one block per SM: pairs of blocks across ranks spin on
+                                   // each other, so all must be resident
 struct ArArgs {
   const void* partial[kMaxRanks];  // by rank: that rank's partial product
   uint32_t* flags[kMaxRanks];      // by rank: its barrier words, ar_flag_words() of them
