@@ -23,7 +23,7 @@ OpBase::OpBase(Kind kind, Comm& comm, const tdmGemmShape_t& shape, size_t events
 
 bool OpBase::fused_for(size_t m) const {
   if (settings_.mode != Mode::kAuto) return settings_.mode == Mode::kFused;
-  if (kind() == Kind::kGemmAr) return true;  // one-shot P2P beats GEMM + allreduce at every m
+  if (kind() == Kind::kGemmAr) return m * shape().n * elem_ >= settings_.ar_min_bytes;
   if (!auto_fused_) return false;
   return m / static_cast<size_t>(nranks_) >= static_cast<size_t>(settings_.min_rows);
 }

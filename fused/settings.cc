@@ -26,6 +26,11 @@ Settings from_env(int nranks) {
   const uint64_t two_shot_default = nranks <= 2 ? UINT64_MAX : uint64_t{256} << 10;
   s.ar_two_shot_bytes =
       env::get_size("TANDEM_FUSED_AR_TWO_SHOT_BYTES", two_shot_default, 0, UINT64_MAX);
+  // Below this much output the sequential pair's allreduce (no barrier at the
+  // end) beats the one-shot kernel: H200 pair, 8192 columns, M=1 (16 KiB)
+  // 22.8 against 28.7 us, M=8 (128 KiB) 23.5 against 25.7; from M=128 at
+  // 5120 columns (1.25 MiB) fused wins, 21.8 against 27.7.
+  s.ar_min_bytes = env::get_size("TANDEM_FUSED_AR_MIN_BYTES", uint64_t{256} << 10, 0, UINT64_MAX);
   s.flags = env::get_choice("TANDEM_FUSED_FLAGS", "memop", {"memop", "kernel"}) == "kernel"
                 ? FlagMethod::kKernel
                 : FlagMethod::kMemop;

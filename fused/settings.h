@@ -18,6 +18,7 @@ struct Settings {
   int32_t rs_chunks = 0;           // TANDEM_FUSED_RS_CHUNKS: row chunks per RS block (0 auto)
   int32_t ar_blocks = 0;           // TANDEM_FUSED_AR_BLOCKS: reduce kernel grid cap (0 auto)
   uint64_t ar_two_shot_bytes = 0;  // TANDEM_FUSED_AR_TWO_SHOT_BYTES
+  uint64_t ar_min_bytes = 0;       // TANDEM_FUSED_AR_MIN_BYTES: auto fuses AR from this output size
   FlagMethod flags = FlagMethod::kMemop;  // TANDEM_FUSED_FLAGS
 };
 
