@@ -1,8 +1,11 @@
 #include "fused/gemm.h"
 
+#include <algorithm>
 #include <bit>
 #include <cstdint>
+#include <vector>
 
+#include "fused/stream.h"
 #include "util/error.h"
 
 namespace tdm::fused {
@@ -12,6 +15,9 @@ namespace {
 // Hopper's cuBLASLt kernels want up to 32 MiB of workspace (cuBLAS docs,
 // "cublasSetWorkspace"); less makes some split-K plans unavailable.
 constexpr size_t kWorkspaceBytes = size_t{32} << 20;
+// How many heuristic answers tuning times: the fastest one for the shapes
+// of BASELINES.md was seen within the first 16.
+constexpr int kTuneCandidates = 16;
 
 template <typename T>
 void set_attr(cublasLtMatmulDesc_t desc, cublasLtMatmulDescAttributes_t attr, const T& value) {
@@ -84,15 +90,68 @@ Gemm::Plan& Gemm::plan(size_t rows, bool with_c, int sm_target, unsigned alignme
         CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES})
     TDM_CUBLAS(cublasLtMatmulPreferenceSetAttribute(pref.get(), attr, &align, sizeof(align)));
 
-  cublasLtMatmulHeuristicResult_t result{};
+  std::vector<cublasLtMatmulHeuristicResult_t> results(kTuneCandidates);
   int found = 0;
   TDM_CUBLAS(cublasLtMatmulAlgoGetHeuristic(handle_.get(), desc, p.a.get(), p.b.get(), p.c.get(),
-                                            p.c.get(), pref.get(), 1, &result, &found));
-  if (found == 0)
+                                            p.c.get(), pref.get(), kTuneCandidates, results.data(),
+                                            &found));
+  for (int i = 0; i < found; ++i)
+    if (results[i].state == CUBLAS_STATUS_SUCCESS) p.candidates.push_back(results[i].algo);
+  if (p.candidates.empty())
     throw_error(tdmInternalError, "cuBLASLt has no algorithm for a ", rows, "x", n_, "x", k_,
                 " GEMM");
-  p.algo = result.algo;
+  p.algo = p.candidates.front();
   return plans_.emplace(key, std::move(p)).first->second;
+}
+
+void Gemm::tune(Plan& p, size_t rows, bool with_c, unsigned alignment) {
+  p.tuned = true;
+  if (p.candidates.size() < 2) return;
+  // Scratch operands offset to the plan's alignment; filled with a small
+  // nonzero pattern (zeros would run cooler and faster than real data).
+  const size_t elem = 2, pad = 256;
+  device::DeviceMemory a = device::device_alloc(rows * k_ * elem + pad);
+  device::DeviceMemory b = device::device_alloc(k_ * n_ * elem + pad);
+  device::DeviceMemory d = device::device_alloc(rows * n_ * elem + pad);
+  auto shifted = [&](const device::DeviceMemory& m) {
+    return static_cast<char*>(m.get()) + (alignment < pad ? alignment : 0);
+  };
+  const Stream s = make_priority_stream();
+  TDM_CUDA(cudaMemsetAsync(a.get(), 0x3d, rows * k_ * elem + pad, s.get()));
+  TDM_CUDA(cudaMemsetAsync(b.get(), 0x3c, k_ * n_ * elem + pad, s.get()));
+  TDM_CUDA(cudaMemsetAsync(d.get(), 0, rows * n_ * elem + pad, s.get()));
+  const Event t0 = make_event_timed(), t1 = make_event_timed();
+  const float alpha = 1.0f, beta = with_c ? 1.0f : 0.0f;
+  double best = -1;
+  for (const cublasLtMatmulAlgo_t& algo : p.candidates) {
+    auto launch = [&] {
+      return cublasLtMatmul(handle_.get(), p.desc.get(), &alpha, shifted(b), p.a.get(), shifted(a),
+                            p.b.get(), &beta, shifted(d), p.c.get(), shifted(d), p.c.get(), &algo,
+                            workspace_.get(), workspace_bytes_, s.get());
+    };
+    if (launch() != CUBLAS_STATUS_SUCCESS) continue;  // warm-up; some answers fail to launch
+    TDM_CUDA(cudaEventRecord(t0.get(), s.get()));
+    constexpr int kReps = 2;
+    for (int i = 0; i < kReps; ++i) TDM_CUBLAS(launch());
+    TDM_CUDA(cudaEventRecord(t1.get(), s.get()));
+    TDM_CUDA(cudaEventSynchronize(t1.get()));
+    float ms = 0;
+    TDM_CUDA(cudaEventElapsedTime(&ms, t0.get(), t1.get()));
+    const double us = 1000.0 * ms / kReps;
+    if (best < 0 || us < best) {
+      best = us;
+      p.algo = algo;
+    }
+  }
+  p.best_us = best;
+  TDM_CUDA(cudaStreamSynchronize(s.get()));
+}
+
+double Gemm::prepare(size_t rows, bool with_c, int sm_target) {
+  if (rows == 0) return 0;
+  Plan& p = plan(rows, with_c, sm_target, 256);
+  if (!p.tuned) tune(p, rows, with_c, 256);
+  return p.best_us;
 }
 
 void Gemm::run(const void* a, const void* b, const void* c, void* d, size_t rows,
@@ -100,6 +159,11 @@ void Gemm::run(const void* a, const void* b, const void* c, void* d, size_t rows
   if (rows == 0) return;
   const unsigned alignment = alignment_of({a, b, c, d});
   Plan& p = plan(rows, c != nullptr, sm_target, alignment);
+  if (!p.tuned) {
+    cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
+    TDM_CUDA(cudaStreamIsCapturing(stream, &capture));
+    if (capture == cudaStreamCaptureStatusNone) tune(p, rows, c != nullptr, alignment);
+  }
   const float alpha = 1.0f, beta = c ? 1.0f : 0.0f;
   TDM_CUBLAS(cublasLtMatmul(handle_.get(), p.desc.get(), &alpha, b, p.a.get(), a, p.b.get(), &beta,
                             c ? c : d, p.c.get(), d, p.c.get(), &p.algo, workspace_.get(),

@@ -3,9 +3,15 @@
 // fp16 in and out, fp32 accumulation. cuBLASLt is column-major, so each call
 // computes D^T = B^T A^T: cuBLAS's "A" is our B, its "B" our A.
 //
-// Plans (descriptors, layouts, the heuristic's algorithm) are cached per
-// (rows, n, k, with C, SM target, pointer alignment): the first call of a
-// shape asks the heuristic, later ones only launch. Not thread-safe; one
+// Plans (descriptors, layouts, the chosen algorithm) are cached per
+// (rows, n, k, with C, SM target, pointer alignment). The heuristic's first
+// answer is often not the fastest kernel (measured on H200: 540 us for
+// 8192x4096x5504 where cuBLAS can do 439), so a plan asks for up to
+// kTuneCandidates answers and times each once on scratch buffers, keeping the
+// fastest ("tuning"). Tuning needs a synchronizing host and allocations, so
+// it happens in prepare() (at op create) or at the first call of a shape
+// outside a graph capture; a call inside a capture with an untuned shape
+// uses the heuristic's first answer and tunes later. Not thread-safe; one
 // Gemm per op, its calls ordered on one stream (the workspace is shared).
 #pragma once
 
@@ -16,6 +22,7 @@
 #include <map>
 #include <memory>
 #include <tuple>
+#include <vector>
 
 #include "device/memory.h"
 #include "tandem/tandem.h"
@@ -56,14 +63,23 @@ class Gemm {
   void run(const void* a, const void* b, const void* c, void* d, size_t rows, cudaStream_t stream,
            int sm_target = 0);
 
+  // Tunes the plan for `rows` (256-byte aligned pointers, as cudaMalloc and
+  // the workspace give) and returns its best time in microseconds.
+  double prepare(size_t rows, bool with_c, int sm_target = 0);
+
  private:
   struct Plan {
     MatmulDesc desc;
     Layout a, b, c;  // cuBLAS's A (our B), B (our A), C = D
     cublasLtMatmulAlgo_t algo{};
+    std::vector<cublasLtMatmulAlgo_t> candidates;  // the heuristic's, best first
+    bool tuned = false;
+    double best_us = 0;  // tuned time of `algo`
   };
   using Key = std::tuple<size_t, bool, int, unsigned>;  // rows, with C, SM target, alignment
   Plan& plan(size_t rows, bool with_c, int sm_target, unsigned alignment);
+  // Times every heuristic candidate on scratch buffers and keeps the fastest.
+  void tune(Plan& p, size_t rows, bool with_c, unsigned alignment);
 
   cudaDataType_t type_;
   bool b_transposed_;

@@ -32,13 +32,14 @@ class GemmRs final : public OpBase {
         ws_(comm, 2 * block_rows_ * nranks_ * shape.n * elem_, initial_flags(nranks_)) {
     if (settings_.mode != Mode::kFused)
       scratch_ = device::device_alloc(shape.max_m * shape.n * elem_);
+    choose_chunks();
   }
 
   void run(const Args& x) override {
     if (x.m == 0) return;
     if (!fused_for(x.m)) return sequential(x);
     const size_t rows = x.m / nranks_, k = shape().k, n = shape().n;
-    const int chunks = static_cast<int>(std::min<size_t>(settings_.rs_chunks, rows));
+    const int chunks = static_cast<int>(std::min<size_t>(chunks_, rows));
     auto chunk_begin = [&](int q) { return rows * q / chunks; };
     const FlagMethod how = settings_.flags;
     cudaStream_t s = x.stream;
@@ -82,6 +83,52 @@ class GemmRs final : public OpBase {
   }
 
  private:
+  // Tunes the GEMMs of max_m now (a call may be captured in a graph) and picks
+  // the chunk count (TANDEM_FUSED_RS_CHUNKS, else the fastest estimate of 1,
+  // 2 or 4) and, under auto, fused or sequential. Estimates from tuned GEMM
+  // times: fused = nranks * chunks GEMMs of a chunk (one chunk exposes its
+  // whole push); sequential = the whole GEMM + the reduce-scatter. Small n
+  // with large k is where it matters: at 2048x25600x5120 four chunks of 256
+  // rows lost 560 us to 428 for the sequential pair.
+  void choose_chunks() {
+    const size_t rows = block_rows_, n = shape().n;
+    auto chunk_rows = [&](int c) { return (rows + c - 1) / c; };
+    auto estimate = [&](int c) {
+      const double push = link_us(rows * n * elem_ * (nranks_ - 1));
+      return nranks_ * c * gemm_.prepare(chunk_rows(c), false) + (c == 1 ? push : 0.0) +
+             5.0 * nranks_ * c;
+    };
+    double fused = 0;
+    if (settings_.mode != Mode::kSequential) {
+      if (settings_.rs_chunks > 0) {
+        chunks_ = settings_.rs_chunks;
+        fused = estimate(chunks_);
+      } else {
+        chunks_ = 1;
+        fused = estimate(1);
+        for (int c : {2, 4}) {
+          if (chunk_rows(c) < 64) break;
+          const double t = estimate(c);
+          if (t < fused) fused = t, chunks_ = c;
+        }
+      }
+      gemm_.prepare(chunk_rows(chunks_), true);
+      if (rows % chunks_) gemm_.prepare(rows / chunks_, true), gemm_.prepare(rows / chunks_, false);
+    }
+    // Every rank must chunk alike (the flags are per chunk).
+    chunks_ = comm().boot->allgather_value(chunks_).at(0);
+    if (settings_.mode == Mode::kFused) return;
+    const double seq =
+        gemm_.prepare(shape().max_m, false) + link_us(rows * n * elem_ * (nranks_ - 1));
+    // The estimate misses what the fused path loses where the reduce-scatter
+    // is small beside the GEMM: measured, fused lost at 2048x25600x5120 (450
+    // against 432 us) and 4096x25600x5120 (896 against 880), where the
+    // reduce-scatter is under a fifth of the GEMM, and won everywhere else.
+    const double comm = link_us(rows * n * elem_ * (nranks_ - 1));
+    if (settings_.mode == Mode::kAuto)
+      decide(fused < seq && comm >= 0.2 * gemm_.prepare(shape().max_m, false));
+  }
+
   // Flags of rank r's workspace: ready[src][q] (src pushed chunk q of block r),
   // free[dst] (dst has finished with what r pushed to it).
   size_t ready_flag(int src, int q) const { return static_cast<size_t>(src) * kMaxChunks + q; }
@@ -110,6 +157,7 @@ class GemmRs final : public OpBase {
   }
 
   size_t block_rows_;
+  int chunks_ = 1;
   Workspace ws_;
   device::DeviceMemory scratch_;
 };

@@ -58,6 +58,72 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
+__device__ inline void st_release(uint32_t* p, uint32_t v) {
+  asm volatile("st.release.sys.global.u32 [%0], %1;" ::"l"(p), "r"(v) : "memory");
+}
+__device__ inline uint32_t ld_acquire(const uint32_t* p) {
+  uint32_t v = 0;
+  asm volatile("ld.acquire.sys.global.u32 %0, [%1];" : "=r"(v) : "l"(p) : "memory");
+  return v;
+}
+
+// Block b of this rank and of every peer: thread p < nranks tells peer p and
+// waits for it. Word (phase, b, src) of a rank's flags is written by src only.
+__device__ inline void ar_barrier(const ArArgs& a, int phase, uint32_t epoch) {
+  const int p = static_cast<int>(threadIdx.x);
+  if (p < a.nranks && p != a.rank) {
+    const size_t row = (static_cast<size_t>(phase) * kArMaxBlocks + blockIdx.x) * kMaxRanks;
+    st_release(a.flags[p] + row + a.rank, epoch);
+    while (ld_acquire(a.flags[a.rank] + row + p) != epoch) {
+    }
+  }
+  __syncthreads();
+}
+
+template <typename T>
+__global__ void __launch_bounds__(kThreads) ar_one_shot_kernel(ArArgs a, T* out, size_t elems) {
+  __shared__ uint32_t epoch_s;
+  if (threadIdx.x == 0) epoch_s = a.counters[blockIdx.x] + 1;
+  __syncthreads();
+  const uint32_t epoch = epoch_s;
+  ar_barrier(a, 0, epoch);
+  const size_t stride = static_cast<size_t>(gridDim.x) * blockDim.x;
+  const size_t first = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  for (size_t v = first; v < elems / kVec; v += stride) {
+    // All loads first (up to eight 16-byte loads in flight per thread), own
+    // partial first: the peers' come over NVLink.
+    uint4 raw[kMaxRanks];
+#pragma unroll
+    for (int j = 0; j < kMaxRanks; ++j)
+      if (j < a.nranks)
+        raw[j] = reinterpret_cast<const uint4*>(a.partial[(a.rank + j) % a.nranks])[v];
+    float acc[kVec] = {};
+#pragma unroll
+    for (int j = 0; j < kMaxRanks; ++j) {
+      if (j >= a.nranks) break;
+      const T* x = reinterpret_cast<const T*>(&raw[j]);
+#pragma unroll
+      for (int e = 0; e < kVec; ++e) acc[e] += to_float(x[e]);
+    }
+    uint4 packed;
+    T* y = reinterpret_cast<T*>(&packed);
+#pragma unroll
+    for (int e = 0; e < kVec; ++e) y[e] = from_float<T>(acc[e]);
+    reinterpret_cast<uint4*>(out)[v] = packed;
+  }
+  // The scalar tail (elems not a multiple of kVec), by the last block.
+  if (blockIdx.x == gridDim.x - 1)
+    for (size_t i = elems / kVec * kVec + threadIdx.x; i < elems; i += blockDim.x) {
+      float acc = 0.f;
+      for (int j = 0; j < a.nranks; ++j)
+        acc += to_float(static_cast<const T*>(a.partial[(a.rank + j) % a.nranks])[i]);
+      out[i] = from_float<T>(acc);
+    }
+  __syncthreads();
+  ar_barrier(a, 1, epoch);
+  if (threadIdx.x == 0) a.counters[blockIdx.x] = epoch;
+}
+
 __global__ void raise_kernel(uint32_t* flag) {
   __threadfence_system();  // the stream's earlier writes are visible first
   asm volatile("st.release.sys.global.u32 [%0], %1;" ::"l"(flag), "r"(1u) : "memory");
@@ -93,6 +159,23 @@ cudaError_t launch(const SumInputs& in, void* out, void* out2, size_t elems, int
 }
 
 }  // namespace
+
+cudaError_t launch_ar_one_shot(const ArArgs& args, void* out, size_t elems, tdmDataType_t type,
+                               int blocks, cudaStream_t stream) {
+  // A grid from elems alone (and the agreed cap), so every rank's is equal:
+  // one 16-byte vector per thread up to the cap.
+  size_t grid = (elems / kVec + kThreads - 1) / kThreads;
+  const size_t cap = blocks > 0 && blocks < kArMaxBlocks ? static_cast<size_t>(blocks)
+                                                         : static_cast<size_t>(kArMaxBlocks);
+  grid = grid < 1 ? 1 : grid > cap ? cap : grid;
+  if (type == tdmBfloat16)
+    ar_one_shot_kernel<__nv_bfloat16><<<static_cast<unsigned>(grid), kThreads, 0, stream>>>(
+        args, static_cast<__nv_bfloat16*>(out), elems);
+  else
+    ar_one_shot_kernel<__half><<<static_cast<unsigned>(grid), kThreads, 0, stream>>>(
+        args, static_cast<__half*>(out), elems);
+  return cudaGetLastError();
+}
 
 cudaError_t launch_sum(const SumInputs& in, void* out, void* out2, size_t elems, tdmDataType_t type,
                        int blocks, cudaStream_t stream) {

@@ -25,6 +25,25 @@ struct SumInputs {
 cudaError_t launch_sum(const SumInputs& in, void* out, void* out2, size_t elems, tdmDataType_t type,
                        int blocks, cudaStream_t stream);
 
+// GEMM-AR's one-shot allreduce in one kernel, no stream memops: each block
+// meets block b of every peer at a start barrier (the peers' partials, written
+// by kernels before this one, are complete), sums its share of every rank's
+// partial into out in fp32, then meets them at an end barrier (nobody reads
+// this rank's partial any more, so the next call may overwrite it). Flags
+// carry an epoch from a per-block counter in local device memory, so a CUDA
+// graph replays it unchanged. Same grid on every rank (from elems alone).
+constexpr int kArMaxBlocks = 128;  // at most one block per SM: pairs of blocks across ranks spin on
+                                   // each other, so all must be resident
+struct ArArgs {
+  const void* partial[kMaxRanks];  // by rank: that rank's partial product
+  uint32_t* flags[kMaxRanks];      // by rank: its barrier words, ar_flag_words() of them
+  uint32_t* counters;              // this rank's per-block epochs, kArMaxBlocks of them
+  int rank, nranks;
+};
+constexpr size_t ar_flag_words() { return 2 * static_cast<size_t>(kArMaxBlocks) * kMaxRanks; }
+cudaError_t launch_ar_one_shot(const ArArgs& args, void* out, size_t elems, tdmDataType_t type,
+                               int blocks, cudaStream_t stream);
+
 cudaError_t launch_raise_flag(uint32_t* flag, cudaStream_t stream);
 cudaError_t launch_await_flag(uint32_t* flag, cudaStream_t stream);
 

@@ -23,8 +23,14 @@ OpBase::OpBase(Kind kind, Comm& comm, const tdmGemmShape_t& shape, size_t events
 
 bool OpBase::fused_for(size_t m) const {
   if (settings_.mode != Mode::kAuto) return settings_.mode == Mode::kFused;
-  if (kind() == Kind::kGemmAr) return true;  // one-shot P2P beats GEMM + allreduce at every m
+  if (kind() == Kind::kGemmAr) return m * shape().n * elem_ >= settings_.ar_min_bytes;
+  if (!auto_fused_) return false;
   return m / static_cast<size_t>(nranks_) >= static_cast<size_t>(settings_.min_rows);
+}
+
+void OpBase::decide(bool fused_wins) {
+  const int32_t mine = fused_wins ? 1 : 0;
+  auto_fused_ = comm().boot->allgather_value(mine).at(0) != 0;
 }
 
 void OpBase::collective(plan::CallKind kind, const void* send, void* recv, size_t count,

@@ -23,6 +23,13 @@ class OpBase : public FusedOp {
   // The fused path for `m` rows, or the sequential pair (Settings::mode,
   // else AG/RS below min_rows rows per rank).
   bool fused_for(size_t m) const;
+  // Collective: under TANDEM_FUSED_MODE=auto, whether the fused path runs
+  // (rank 0's answer wins: the paths exchange different flags). Ops call it
+  // at create with their estimate from tuned GEMM times.
+  void decide(bool fused_wins);
+  // Microseconds to move `bytes` over one NVLink direction of the H200 pair
+  // (the copy engine and NCCL's allgather reach ~210 GB/s), plus a launch.
+  static double link_us(size_t bytes) { return 5.0 + static_cast<double>(bytes) / 210e3; }
   // One Tandem collective on device buffers, enqueued on `stream`.
   void collective(plan::CallKind kind, const void* send, void* recv, size_t count,
                   cudaStream_t stream);
@@ -36,6 +43,7 @@ class OpBase : public FusedOp {
   int rank_, nranks_;
   size_t elem_;  // bytes per element
   Settings settings_;
+  bool auto_fused_ = true;  // decide()'s agreed answer
   Gemm gemm_;
   Stream side_;
   Event fork_, join_;

@@ -13,11 +13,12 @@ namespace tdm::fused {
 enum class Mode : int32_t { kAuto, kFused, kSequential };
 
 struct Settings {
-  Mode mode = Mode::kAuto;                // TANDEM_FUSED_MODE
-  int32_t min_rows = 0;                   // TANDEM_FUSED_MIN_ROWS: AG/RS rows per rank for auto
-  int32_t rs_chunks = 0;                  // TANDEM_FUSED_RS_CHUNKS: row chunks per RS block
-  int32_t ar_blocks = 0;                  // TANDEM_FUSED_AR_BLOCKS: reduce kernel grid cap (0 auto)
-  uint64_t ar_two_shot_bytes = 0;         // TANDEM_FUSED_AR_TWO_SHOT_BYTES
+  Mode mode = Mode::kAuto;         // TANDEM_FUSED_MODE
+  int32_t min_rows = 0;            // TANDEM_FUSED_MIN_ROWS: AG/RS rows per rank for auto
+  int32_t rs_chunks = 0;           // TANDEM_FUSED_RS_CHUNKS: row chunks per RS block (0 auto)
+  int32_t ar_blocks = 0;           // TANDEM_FUSED_AR_BLOCKS: reduce kernel grid cap (0 auto)
+  uint64_t ar_two_shot_bytes = 0;  // TANDEM_FUSED_AR_TWO_SHOT_BYTES
+  uint64_t ar_min_bytes = 0;       // TANDEM_FUSED_AR_MIN_BYTES: auto fuses AR from this output size
   FlagMethod flags = FlagMethod::kMemop;  // TANDEM_FUSED_FLAGS
 };
 

@@ -36,6 +36,13 @@ inline Event make_event() {
   return Event(e);
 }
 
+// With timing, for measuring (Gemm's tuning).
+inline Event make_event_timed() {
+  cudaEvent_t e = nullptr;
+  TDM_CUDA(cudaEventCreate(&e));
+  return Event(e);
+}
+
 // `to` waits for what `from` enqueued so far (also inside a graph capture,
 // where this is how a side stream joins and leaves the capture).
 inline void follow(cudaStream_t to, cudaStream_t from, cudaEvent_t event) {
