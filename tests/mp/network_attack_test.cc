@@ -121,7 +121,7 @@ TEST(NetworkAttack, JobFormsOnTimeAndIntrudersAreRefused) {
     // Wrong key: the protocol run properly, claiming the job's ranks, with a
     // hello announcing the 1.5 GB address length that once crashed every rank.
     for (int r = 0; r < kRanks; ++r)
-      intruders.emplace_back([&, r] {
+      intruders.emplace_back([&, r, job] {  // job: a copy, the threads outlive `attack`
         Credentials forged{job.key, job.nonce};
         forged.key[r] ^= 0x5a;
         Hello hello;
