@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "util/error.h"
+#include "util/log.h"
 
 namespace tdm::mem {
 
@@ -47,6 +48,12 @@ FdPassing::FdPassing(uint64_t comm_nonce, int rank) : nonce_(comm_nonce), rank_(
   sockaddr_un addr = make_address(address_of(rank_), length);
   if (::bind(socket_.get(), reinterpret_cast<sockaddr*>(&addr), length) != 0)
     throw_system_error("bind of the fd-passing socket " + address_of(rank_), errno);
+  // The abstract namespace has no permissions: anyone on the host can send
+  // here. The kernel stamps every datagram with its sender's credentials, and
+  // only our own user's are taken (docs/threat-model.md).
+  int one = 1;
+  if (::setsockopt(socket_.get(), SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) != 0)
+    throw_system_error("SO_PASSCRED on the fd-passing socket", errno);
 }
 
 void FdPassing::send(int peer, uint64_t tag, int fd, const Deadline& deadline) {
@@ -89,7 +96,8 @@ Fd FdPassing::receive(int peer, uint64_t tag, const Deadline& deadline) {
     }
     Header header{};
     iovec iov{&header, sizeof(header)};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    // Room for one descriptor and the credentials; more is truncated (MSG_CTRUNC).
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(ucred))] = {};
     msghdr msg{};
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
@@ -104,13 +112,39 @@ Fd FdPassing::receive(int peer, uint64_t tag, const Deadline& deadline) {
       ::poll(&p, 1, deadline.poll_ms());
       continue;
     }
-    cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
-    if (got != static_cast<ssize_t>(sizeof(header)) || cmsg == nullptr ||
-        cmsg->cmsg_type != SCM_RIGHTS)
-      throw_error(tdmSystemError, "malformed memory-handle message on the fd-passing socket");
-    int received = -1;
-    std::memcpy(&received, CMSG_DATA(cmsg), sizeof(int));
-    early_[{header.rank, header.tag}] = Fd(received);
+    // Take ownership of whatever descriptors arrived before judging the
+    // message, so a dropped one closes them.
+    Fd received;
+    const ucred* sender = nullptr;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+      if (c->cmsg_level != SOL_SOCKET) continue;
+      if (c->cmsg_type == SCM_RIGHTS) {
+        const size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < count; ++i) {
+          int fd = -1;
+          std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+          Fd owned(fd);
+          if (i == 0 && !received.valid()) received = std::move(owned);  // extra ones: closed
+        }
+      } else if (c->cmsg_type == SCM_CREDENTIALS && c->cmsg_len >= CMSG_LEN(sizeof(ucred))) {
+        sender = reinterpret_cast<const ucred*>(CMSG_DATA(c));
+      }
+    }
+    std::string problem;
+    if (got != static_cast<ssize_t>(sizeof(header)) || !received.valid() ||
+        (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0)
+      problem = "not a memory-handle message";
+    else if (sender == nullptr || sender->uid != ::geteuid())
+      problem = "sent by another user (uid " +
+                (sender ? std::to_string(sender->uid) : std::string("unknown")) + ")";
+    else if (header.rank < 0 || header.rank == rank_)
+      problem = "claims rank " + std::to_string(header.rank);
+    if (!problem.empty()) {
+      // A stray or hostile datagram must not fail the job: drop it.
+      TDM_WARN("MEM", "rank ", rank_, " dropped a datagram on its fd-passing socket: ", problem);
+      continue;
+    }
+    early_[{header.rank, header.tag}] = std::move(received);
   }
 }
 
