@@ -9,6 +9,7 @@
 #include "collectives/host/plans.h"
 #include "comm/comm.h"
 #include "comm/cuda_side.h"
+#include "device/device_query.h"
 #include "util/error.h"
 
 namespace tdm::group {
@@ -44,7 +45,16 @@ void submit(const Call& call) {
   run(std::span(&call, 1));
 }
 
-void submit_init(std::function<void()> init) { t_group.inits.push_back(std::move(init)); }
+void submit_init(std::function<void()> init) {
+  // The init runs on a thread of its own at tdmGroupEnd, whose current CUDA
+  // device is 0: it must see the device current when the caller asked
+  // (nccl-tests -g and PyTorch create one communicator per device in a group).
+  const int device = device::current_cuda_device();
+  t_group.inits.push_back([device, init = std::move(init)] {
+    if (device >= 0) device::set_cuda_device(device);
+    init();
+  });
+}
 
 void end_with(const Wrapper& wrap) {
   if (t_group.depth == 0)

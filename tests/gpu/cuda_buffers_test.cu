@@ -4,6 +4,7 @@
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <ctime>
 #include <string>
@@ -98,6 +99,81 @@ TEST_F(CudaBuffers, HostPathWorksBesideCuda) {
   int device = -2;
   ASSERT_EQ(tdmCommCuDevice(comm_, &device), tdmSuccess);
   EXPECT_EQ(device, 0);
+}
+
+// Communicators created inside tdmGroupStart/End (what nccl-tests -g and
+// PyTorch do) run their init on threads of the group's own; each must bind
+// the device current when the caller asked, not device 0. Ranks sit on the
+// devices in reverse, so rank 0 is not on device 0 when there are two; one
+// allreduce per device in one group checks the engines work on them.
+TEST(GroupInit, CommunicatorsCreatedInAGroupUseTheCallersDevice) {
+  int devices = 0;
+  ASSERT_EQ(cudaGetDeviceCount(&devices), cudaSuccess);
+  ASSERT_GT(devices, 0);
+  const int n = std::min(devices, 2);
+  auto device_of = [n](int rank) { return n - 1 - rank; };
+  tdmUniqueId id;
+  ASSERT_EQ(tdmGetUniqueId(&id), tdmSuccess);
+  std::vector<tdmComm_t> comms(size_t(n), nullptr);
+  ASSERT_EQ(tdmGroupStart(), tdmSuccess);
+  for (int r = 0; r < n; ++r) {
+    ASSERT_EQ(cudaSetDevice(device_of(r)), cudaSuccess);
+    ASSERT_EQ(tdmCommInitRank(&comms[size_t(r)], n, id, r), tdmSuccess);
+  }
+  ASSERT_EQ(tdmGroupEnd(), tdmSuccess) << tdmGetLastError(nullptr);
+  for (int r = 0; r < n; ++r) {
+    int device = -1;
+    ASSERT_EQ(tdmCommCuDevice(comms[size_t(r)], &device), tdmSuccess);
+    EXPECT_EQ(device, device_of(r)) << "rank " << r;
+  }
+  constexpr size_t kCount = 1 << 16;
+  const size_t ranks = size_t(n);
+  std::vector<float*> send(ranks, nullptr), recv(ranks, nullptr);
+  std::vector<cudaStream_t> streams(ranks, nullptr);
+  for (int r = 0; r < n; ++r) {
+    ASSERT_EQ(cudaSetDevice(device_of(r)), cudaSuccess);
+    ASSERT_EQ(cudaStreamCreate(&streams[size_t(r)]), cudaSuccess);
+    ASSERT_EQ(cudaMalloc(&send[size_t(r)], kCount * sizeof(float)), cudaSuccess);
+    ASSERT_EQ(cudaMalloc(&recv[size_t(r)], kCount * sizeof(float)), cudaSuccess);
+    std::vector<float> mine(kCount);
+    for (size_t i = 0; i < kCount; ++i) mine[i] = float((r + 1) * 1000 + int(i % 997));
+    ASSERT_EQ(
+        cudaMemcpy(send[size_t(r)], mine.data(), kCount * sizeof(float), cudaMemcpyHostToDevice),
+        cudaSuccess);
+    ASSERT_EQ(cudaMemset(recv[size_t(r)], 0xff, kCount * sizeof(float)), cudaSuccess);  // NaNs
+  }
+  ASSERT_EQ(tdmGroupStart(), tdmSuccess);
+  for (int r = 0; r < n; ++r) {
+    ASSERT_EQ(cudaSetDevice(device_of(r)), cudaSuccess);
+    ASSERT_EQ(tdmAllReduce(send[size_t(r)], recv[size_t(r)], kCount, tdmFloat32, tdmSum,
+                           comms[size_t(r)], streams[size_t(r)]),
+              tdmSuccess)
+        << tdmGetLastError(comms[size_t(r)]);
+  }
+  ASSERT_EQ(tdmGroupEnd(), tdmSuccess) << tdmGetLastError(nullptr);
+  for (int r = 0; r < n; ++r) {
+    ASSERT_EQ(cudaSetDevice(device_of(r)), cudaSuccess);
+    ASSERT_EQ(cudaStreamSynchronize(streams[size_t(r)]), cudaSuccess);
+    std::vector<float> got(kCount);
+    ASSERT_EQ(
+        cudaMemcpy(got.data(), recv[size_t(r)], kCount * sizeof(float), cudaMemcpyDeviceToHost),
+        cudaSuccess);
+    size_t wrong = 0;
+    for (size_t i = 0; i < kCount; ++i) {
+      float want = 0;  // sum over ranks, exact in float
+      for (int q = 0; q < n; ++q) want += float((q + 1) * 1000 + int(i % 997));
+      wrong += got[i] != want;
+    }
+    EXPECT_EQ(wrong, 0u) << "rank " << r << " on device " << device_of(r);
+  }
+  for (int r = 0; r < n; ++r) {
+    cudaSetDevice(device_of(r));
+    cudaFree(send[size_t(r)]);
+    cudaFree(recv[size_t(r)]);
+    cudaStreamDestroy(streams[size_t(r)]);
+    EXPECT_EQ(tdmCommDestroy(comms[size_t(r)]), tdmSuccess);
+  }
+  cudaSetDevice(0);
 }
 
 }  // namespace
