@@ -23,7 +23,7 @@ def get_unique_id() -> bytes:
     rank has joined (or TANDEM_TIMEOUT), so call it on one rank only."""
     uid = UniqueId()
     call(lib.tdmGetUniqueId, ctypes.byref(uid))
-    return bytes(uid.internal)
+    return bytes(uid)  # not uid.internal: a c_char array reads as bytes up to its first NUL
 
 
 _GROUP = threading.local()  # depth and the tensors a pending group still reads
@@ -82,7 +82,7 @@ class Communicator:
             raise ValueError(f"tandem: rank {rank} is not in [0, {nranks})")
         handle = ctypes.c_void_p()
         call(lib.tdmCommInitRank, ctypes.byref(handle), nranks,
-             UniqueId(bytes(uid)), rank)
+             UniqueId.from_buffer_copy(bytes(uid)), rank)
         return cls(handle.value)
 
     @classmethod

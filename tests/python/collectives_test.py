@@ -178,6 +178,15 @@ class Collectives(unittest.TestCase):
         self.assert_close(a, reduce_ref(ins, "sum"), "grouped sum")
         self.assert_close(b, reduce_ref([2 * x for x in ins], "max"), "grouped max")
 
+    def test_unique_id(self) -> None:
+        # Each rank makes its own one-rank communicator: no peer takes part.
+        uid = tandem.get_unique_id()
+        self.assertEqual(len(uid), 128)
+        with tandem.Communicator.from_unique_id(uid, 0, 1) as solo:
+            self.assertEqual((solo.rank, solo.size), (0, 1))
+            x = torch.arange(4.0)
+            self.assert_close(solo.all_reduce(x, "prod"), torch.arange(4.0).double(), "solo")
+
     def test_properties(self) -> None:
         self.assertEqual(self.size, int(os.environ.get("TANDEM_WORLD_SIZE", "1")))
         self.assertEqual(self.rank, int(os.environ.get("TANDEM_RANK", "0")))
