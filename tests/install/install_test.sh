@@ -25,4 +25,24 @@ export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
 g++ -std=c++17 $san_flags "$source/tests/install/consumer/consumer.cc" $(pkg-config --cflags --libs tandem) \
   -o "$prefix/consumer_pc"
 LD_LIBRARY_PATH="$prefix/lib" "$prefix/consumer_pc"
+# The Python package, beside the library it must find by its relative path
+# (not through TANDEM_LIBRARY or the loader's path); run where a python3 with
+# torch exists and the library is not instrumented (a sanitizer runtime must
+# come first in the process, which python3 is not).
+pkg="$prefix/lib/python3/dist-packages"
+test -f "$pkg/tandem/__init__.py"
+if [ -z "${3:-}" ]; then
+  for py in python3 /usr/bin/python3; do
+    if "$py" -c "import torch" 2>/dev/null; then
+      (cd "$prefix" && env -u TANDEM_LIBRARY -u LD_LIBRARY_PATH PYTHONPATH="$pkg" PYTHONDONTWRITEBYTECODE=1 "$py" -c '
+import torch, tandem
+with tandem.Communicator.from_env() as comm:
+    x = torch.ones(3)
+    comm.all_reduce(x)
+    assert comm.size == 1 and x.tolist() == [1.0, 1.0, 1.0], x
+print("installed python package: ok")')
+      break
+    fi
+  done
+fi
 echo "install test passed"
