@@ -215,6 +215,13 @@ std::string during_collective(const plan::Team& team) {
   return "during a collective of communicator " + team.name;
 }
 
+// Every peer of `team`, for waits on all of them (the slots).
+void check_every_peer(const plan::Team& team) {
+  for (int peer = 0; peer < team.nranks; ++peer)
+    if (peer != team.rank && team.boot->peer_failed(peer))
+      team.boot->peer_went_away(peer, during_collective(team));
+}
+
 // Peers the current step of `p` waits on, checked when nothing moves. Only
 // those: a peer that finished the job and exited is no failure. Which rank
 // the error names is the bootstrap's answer (the one that died first), not
@@ -222,11 +229,7 @@ std::string during_collective(const plan::Team& team) {
 void check_peers(const Plan& p) {
   plan::Team& team = *p.team;
   if (p.step >= p.steps.size()) return;
-  if (p.steps[p.step].ready) {  // waits on every peer (slots)
-    for (int peer = 0; peer < team.nranks; ++peer)
-      if (peer != team.rank && team.boot->peer_failed(peer))
-        team.boot->peer_went_away(peer, during_collective(team));
-  }
+  if (p.steps[p.step].ready) check_every_peer(team);  // waits on every peer (slots)
   for (const Op& op : p.steps[p.step].ops) {
     if (op_complete(op)) continue;
     for (int peer : {op.recv_peer, op.send_peer}) {
@@ -337,29 +340,15 @@ void execute(std::span<std::vector<Plan>> queues) {
 bool run_slots_call(const plan::Call& call) {
   if (!uses_slots(call)) return false;
   plan::Team& team = *call.team;
-  const bool alltoall = call.kind == plan::CallKind::kAlltoAll;
   const plan::Reduction red = reduction_for(call);
   const uint64_t epoch = ++team.slot_epoch;
-  const auto* src = static_cast<const std::byte*>(call.send);
-  auto* dst = static_cast<std::byte*>(call.recv);
-  const size_t block = call.count * red.elem;
-  if (alltoall)
-    slots_publish_copy(team, src, block * size_t(team.nranks), epoch);
-  else
-    slots_publish(team, red, src, call.count, call.op >= tdmNumOps, epoch);
+  slots_begin(team, call, red, epoch);
   Idle idle(team.spin_before_yield);
   while (!slots_ready(team, epoch)) {
     check_aborted(team);
-    idle.pause([&] {
-      for (int peer = 0; peer < team.nranks; ++peer)
-        if (peer != team.rank && team.boot->peer_failed(peer))
-          team.boot->peer_went_away(peer, during_collective(team));
-    });
+    idle.pause([&] { check_every_peer(team); });
   }
-  if (alltoall)
-    slots_gather_blocks(team, dst, block, epoch);
-  else
-    slots_reduce(team, red, dst, call.count, epoch);
+  slots_end(team, call, red, epoch);
   return true;
 }
 

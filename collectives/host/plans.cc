@@ -123,38 +123,17 @@ void allreduce_oneshot(Builder& b, const Call& call) {
   });
 }
 
-// One-shot through the team's shared slots (slots.h): publish, wait for
-// every peer's flag, reduce every slot in rank order.
-void allreduce_slots(Builder& b, const Call& call) {
+// A one-shot allreduce or an all-to-all through the team's shared slots
+// (slots.h): publish, wait for every peer's epoch, reduce or copy out.
+void collective_slots(Builder& b, const Call& call) {
   Team& team = b.team;
   const uint64_t epoch = ++team.slot_epoch;  // plans of a team run in build order
   const plan::Reduction red = b.plan.reduction;
-  const bool prescale = is_premulsum(call);
-  const std::byte* src = bytes_of(call.send);
-  std::byte* dst = bytes_of(call.recv);
-  const size_t count = call.count;
   Step exchange;
-  exchange.local = [=, &team] { slots_publish(team, red, src, count, prescale, epoch); };
+  exchange.local = [call, red, epoch, &team] { slots_begin(team, call, red, epoch); };
   exchange.ready = [epoch, &team] { return slots_ready(team, epoch); };
   b.plan.steps.push_back(std::move(exchange));
-  b.local([=, &team] { slots_reduce(team, red, dst, count, epoch); });
-}
-
-// All-to-all through the slots: publish the whole send buffer, wait, copy
-// this rank's block out of every slot.
-void alltoall_slots(Builder& b, const Call& call) {
-  Team& team = b.team;
-  const uint64_t epoch = ++team.slot_epoch;
-  const size_t block = call.count * b.elem();
-  const std::byte* src = bytes_of(call.send);
-  std::byte* dst = bytes_of(call.recv);
-  Step exchange;
-  exchange.local = [=, &team] {
-    slots_publish_copy(team, src, block * size_t(team.nranks), epoch);
-  };
-  exchange.ready = [epoch, &team] { return slots_ready(team, epoch); };
-  b.plan.steps.push_back(std::move(exchange));
-  b.local([=, &team] { slots_gather_blocks(team, dst, block, epoch); });
+  b.local([call, red, epoch, &team] { slots_end(team, call, red, epoch); });
 }
 
 // Ring reduce-scatter + allgather over the ranks `ring` (this rank included),
@@ -467,7 +446,7 @@ Plan build_collective(const Call& call) {
       switch (plan::choose_host_allreduce(team.allreduce, bytes, team.nranks, team.nhosts())) {
         case plan::HostAllReduce::kOneShot:
           if (uses_slots(call))
-            allreduce_slots(b, call);
+            collective_slots(b, call);
           else
             allreduce_oneshot(b, call);
           break;
@@ -500,7 +479,7 @@ Plan build_collective(const Call& call) {
       break;
     case CallKind::kAlltoAll:
       if (uses_slots(call))
-        alltoall_slots(b, call);
+        collective_slots(b, call);
       else
         alltoall_direct(b, call);
       break;

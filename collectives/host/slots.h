@@ -30,16 +30,14 @@ size_t slots_region_bytes(const plan::Team& team);  // for team.nranks and team.
 // Whether a call publishing `bytes` can go through the slots on this team.
 bool slots_fit(const plan::Team& team, size_t bytes);
 
-// The three phases of one call with epoch `epoch` (team.slot_epoch after
-// incrementing it for this call).
-void slots_publish(plan::Team& team, const plan::Reduction& red, const std::byte* src, size_t count,
-                   bool prescale, uint64_t epoch);
-// All-to-all: publishes the whole send buffer (`bytes`).
-void slots_publish_copy(plan::Team& team, const std::byte* src, size_t bytes, uint64_t epoch);
+// One call (a one-shot allreduce or an all-to-all for which uses_slots
+// holds, plans.h) with epoch `epoch` (team.slot_epoch after incrementing it
+// for this call), in the two halves around the wait for slots_ready:
+// publish this rank's part, then reduce (or copy its blocks) out of every slot.
+void slots_begin(plan::Team& team, const plan::Call& call, const plan::Reduction& red,
+                 uint64_t epoch);
 bool slots_ready(const plan::Team& team, uint64_t epoch);
-// All-to-all: block r of dst is block `team.rank` of rank r's slot.
-void slots_gather_blocks(const plan::Team& team, std::byte* dst, size_t block, uint64_t epoch);
-void slots_reduce(const plan::Team& team, const plan::Reduction& red, std::byte* dst, size_t count,
-                  uint64_t epoch);
+void slots_end(const plan::Team& team, const plan::Call& call, const plan::Reduction& red,
+               uint64_t epoch);
 
 }  // namespace tdm::host

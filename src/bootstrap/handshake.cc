@@ -13,11 +13,6 @@ namespace tdm::bootstrap {
 
 namespace {
 
-template <typename T>
-std::span<const std::byte> bytes_of(const T& value) {
-  return std::as_bytes(std::span<const T>(&value, 1));
-}
-
 // Sends a short message on a fresh connection without waiting: the kernel's
 // buffer takes it whole, or the peer is not worth waiting for.
 bool send_now(int fd, std::span<const std::byte> data) {
@@ -49,7 +44,7 @@ Connection connect_authenticated(const SocketAddress& to, const Credentials& cre
   crypto::random_bytes(std::as_writable_bytes(std::span(hello.nonce)));
   crypto::Digest mac = hello_mac(credentials.key, challenge, hello);
   std::copy(mac.begin(), mac.end(), hello.mac);
-  net::send_all(fd.get(), bytes_of(hello), deadline, what);
+  net::send_all(fd.get(), as_bytes_of(hello), deadline, what);
   std::array<std::byte, sizeof(Accept)> proof{};
   try {
     net::recv_all(fd.get(), proof, deadline, what);
@@ -93,7 +88,7 @@ void Acceptor::accept_new() {
     p.peer = peer_name(p.fd.get());
     crypto::random_bytes(std::as_writable_bytes(std::span(p.challenge.nonce)));
     p.expires = Clock::now() + kHandshakeTimeout;
-    if (!send_now(p.fd.get(), bytes_of(p.challenge))) {
+    if (!send_now(p.fd.get(), as_bytes_of(p.challenge))) {
       refuse(p, "it did not take the challenge");
       continue;
     }

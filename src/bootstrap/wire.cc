@@ -6,6 +6,8 @@
 #include <cstring>
 #include <type_traits>
 
+#include "bootstrap/socket.h"
+
 namespace tdm::bootstrap {
 
 // The MACs cover the structs' bytes: no padding may carry stale memory, and
@@ -17,14 +19,9 @@ static_assert(std::endian::native == std::endian::little, "the wire format is li
 
 namespace {
 
-template <typename T>
-std::span<const std::byte> bytes_of(const T& value) {
-  return std::as_bytes(std::span<const T>(&value, 1));
-}
-
 // Hello's bytes before its MAC.
 std::span<const std::byte> signed_part(const Hello& hello) {
-  return bytes_of(hello).first(offsetof(Hello, mac));
+  return as_bytes_of(hello).first(offsetof(Hello, mac));
 }
 
 bool same_digest(const crypto::Digest& expected, std::span<const std::byte> got) {
@@ -74,7 +71,7 @@ SocketAddress WireAddress::to_address() const {
 crypto::Digest hello_mac(const JobKey& key, const Challenge& challenge, const Hello& hello) {
   crypto::Hmac mac(std::as_bytes(std::span(key)));
   mac.update("tandem hello");
-  mac.update(bytes_of(challenge));
+  mac.update(as_bytes_of(challenge));
   mac.update(signed_part(hello));
   return mac.finish();
 }
@@ -82,8 +79,8 @@ crypto::Digest hello_mac(const JobKey& key, const Challenge& challenge, const He
 crypto::Digest accept_mac(const JobKey& key, const Challenge& challenge, const Hello& hello) {
   crypto::Hmac mac(std::as_bytes(std::span(key)));
   mac.update("tandem accept");
-  mac.update(bytes_of(challenge));
-  mac.update(bytes_of(hello));
+  mac.update(as_bytes_of(challenge));
+  mac.update(as_bytes_of(hello));
   return mac.finish();
 }
 
@@ -92,7 +89,7 @@ crypto::Digest reply_mac(const JobKey& key, const Hello& hello, const ReplyHeade
   crypto::Hmac mac(std::as_bytes(std::span(key)));
   mac.update("tandem root reply");
   mac.update(std::as_bytes(std::span(hello.nonce)));
-  mac.update(bytes_of(header));
+  mac.update(as_bytes_of(header));
   mac.update(payload);
   return mac.finish();
 }

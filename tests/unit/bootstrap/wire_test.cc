@@ -11,13 +11,10 @@
 #include <random>
 #include <vector>
 
+#include "bootstrap/socket.h"
+
 namespace tdm::bootstrap {
 namespace {
-
-template <typename T>
-std::span<const std::byte> bytes_of(const T& value) {
-  return std::as_bytes(std::span<const T>(&value, 1));
-}
 
 JobKey random_key() {
   JobKey key{};
@@ -69,10 +66,10 @@ TEST(Hello, GoodOneDecodesAndEveryCorruptionIsRefused) {
   crypto::random_bytes(std::as_writable_bytes(std::span(challenge.nonce)));
   const uint64_t job = 99;
   Hello good = signed_hello(key, challenge, job, 2, 4, Purpose::kRendezvous);
-  EXPECT_EQ(decode_hello(bytes_of(good), key, challenge, job, Purpose::kRendezvous).rank, 2);
+  EXPECT_EQ(decode_hello(as_bytes_of(good), key, challenge, job, Purpose::kRendezvous).rank, 2);
 
   // Truncated or oversized messages.
-  EXPECT_THROW(decode_hello(bytes_of(good).first(sizeof(Hello) - 1), key, challenge, job,
+  EXPECT_THROW(decode_hello(as_bytes_of(good).first(sizeof(Hello) - 1), key, challenge, job,
                             Purpose::kRendezvous),
                WireError);
   std::vector<std::byte> longer(sizeof(Hello) + 1);
@@ -84,16 +81,17 @@ TEST(Hello, GoodOneDecodesAndEveryCorruptionIsRefused) {
     Hello bad = good;
     auto* raw = reinterpret_cast<uint8_t*>(&bad);
     raw[rng() % sizeof(bad)] ^= uint8_t(1u << (rng() % 8));
-    EXPECT_THROW(decode_hello(bytes_of(bad), key, challenge, job, Purpose::kRendezvous), WireError);
+    EXPECT_THROW(decode_hello(as_bytes_of(bad), key, challenge, job, Purpose::kRendezvous),
+                 WireError);
   }
   // Another key, another challenge (a replay), another purpose or job.
-  EXPECT_THROW(decode_hello(bytes_of(good), random_key(), challenge, job, Purpose::kRendezvous),
+  EXPECT_THROW(decode_hello(as_bytes_of(good), random_key(), challenge, job, Purpose::kRendezvous),
                WireError);
   Challenge other = challenge;
   other.nonce[0] ^= 1;
-  EXPECT_THROW(decode_hello(bytes_of(good), key, other, job, Purpose::kRendezvous), WireError);
-  EXPECT_THROW(decode_hello(bytes_of(good), key, challenge, job, Purpose::kMesh), WireError);
-  EXPECT_THROW(decode_hello(bytes_of(good), key, challenge, job + 1, Purpose::kRendezvous),
+  EXPECT_THROW(decode_hello(as_bytes_of(good), key, other, job, Purpose::kRendezvous), WireError);
+  EXPECT_THROW(decode_hello(as_bytes_of(good), key, challenge, job, Purpose::kMesh), WireError);
+  EXPECT_THROW(decode_hello(as_bytes_of(good), key, challenge, job + 1, Purpose::kRendezvous),
                WireError);
 }
 
@@ -103,7 +101,7 @@ TEST(Hello, AuthenticatedButOutOfRangeFieldsAreRefused) {
   const std::pair<int, int> cases[] = {{-1, 4}, {4, 4}, {0, 0}, {0, -3}, {0, kMaxRanks + 1}};
   for (auto [rank, nranks] : cases) {
     Hello h = signed_hello(key, challenge, 1, rank, nranks, Purpose::kMesh);
-    EXPECT_THROW(decode_hello(bytes_of(h), key, challenge, 1, Purpose::kMesh), WireError)
+    EXPECT_THROW(decode_hello(as_bytes_of(h), key, challenge, 1, Purpose::kMesh), WireError)
         << rank << " of " << nranks;
   }
   // A rendezvous hello must carry a real listen address.
@@ -111,7 +109,7 @@ TEST(Hello, AuthenticatedButOutOfRangeFieldsAreRefused) {
   h.listen.length = 1566399812;
   auto mac = hello_mac(key, challenge, h);
   std::copy(mac.begin(), mac.end(), h.mac);
-  EXPECT_THROW(decode_hello(bytes_of(h), key, challenge, 1, Purpose::kRendezvous), WireError);
+  EXPECT_THROW(decode_hello(as_bytes_of(h), key, challenge, 1, Purpose::kRendezvous), WireError);
 }
 
 TEST(Accept, OnlyTheKeyHolderCanProduceIt) {
@@ -128,10 +126,10 @@ TEST(Accept, OnlyTheKeyHolderCanProduceIt) {
 
 TEST(Challenge, WrongSizeOrMagicIsRefused) {
   Challenge c;
-  EXPECT_NO_THROW(decode_challenge(bytes_of(c)));
-  EXPECT_THROW(decode_challenge(bytes_of(c).first(sizeof(c) - 1)), WireError);
+  EXPECT_NO_THROW(decode_challenge(as_bytes_of(c)));
+  EXPECT_THROW(decode_challenge(as_bytes_of(c).first(sizeof(c) - 1)), WireError);
   c.magic ^= 1;
-  EXPECT_THROW(decode_challenge(bytes_of(c)), WireError);
+  EXPECT_THROW(decode_challenge(as_bytes_of(c)), WireError);
 }
 
 TEST(RootReply, HeaderLengthsAreBoundedBeforeAnythingIsAllocated) {
