@@ -17,6 +17,7 @@
 #include "fused/op_base.h"
 #include "fused/signal.h"
 #include "fused/workspace.h"
+#include "util/log.h"
 
 namespace tdm::fused {
 
@@ -117,6 +118,9 @@ class GemmRs final : public OpBase {
     }
     // Every rank must chunk alike (the flags are per chunk).
     chunks_ = comm().boot->allgather_value(chunks_).at(0);
+    if (settings_.mode != Mode::kSequential)
+      TDM_INFO("CUDA", "GEMM-RS max_m ", shape().max_m, " n ", n, " k ", shape().k, ": ", chunks_,
+               " row chunks per block");
     if (settings_.mode == Mode::kFused) return;
     const double seq =
         gemm_.prepare(shape().max_m, false) + link_us(rows * n * elem_ * (nranks_ - 1));
@@ -126,7 +130,7 @@ class GemmRs final : public OpBase {
     // reduce-scatter is under a fifth of the GEMM, and won everywhere else.
     const double comm = link_us(rows * n * elem_ * (nranks_ - 1));
     if (settings_.mode == Mode::kAuto)
-      decide(fused < seq && comm >= 0.2 * gemm_.prepare(shape().max_m, false));
+      decide(fused < seq && comm >= 0.2 * gemm_.prepare(shape().max_m, false), fused, seq);
   }
 
   // Flags of rank r's workspace: ready[src][q] (src pushed chunk q of block r),

@@ -4,6 +4,7 @@
 
 #include "comm/cuda_side.h"
 #include "plan/call.h"
+#include "util/log.h"
 
 namespace tdm::fused {
 
@@ -28,9 +29,12 @@ bool OpBase::fused_for(size_t m) const {
   return m / static_cast<size_t>(nranks_) >= static_cast<size_t>(settings_.min_rows);
 }
 
-void OpBase::decide(bool fused_wins) {
+void OpBase::decide(bool fused_wins, double fused_us, double seq_us) {
   const int32_t mine = fused_wins ? 1 : 0;
   auto_fused_ = comm().boot->allgather_value(mine).at(0) != 0;
+  TDM_INFO("CUDA", kind_name(kind()), " max_m ", shape().max_m, " n ", shape().n, " k ", shape().k,
+           ": estimated fused ", fused_us, " us, sequential ", seq_us, " us; auto takes ",
+           auto_fused_ ? "the fused path" : "the sequential pair");
 }
 
 void OpBase::collective(plan::CallKind kind, const void* send, void* recv, size_t count,

@@ -25,8 +25,8 @@ class OpBase : public FusedOp {
   bool fused_for(size_t m) const;
   // Collective: under TANDEM_FUSED_MODE=auto, whether the fused path runs
   // (rank 0's answer wins: the paths exchange different flags). Ops call it
-  // at create with their estimate from tuned GEMM times.
-  void decide(bool fused_wins);
+  // at create with their estimates from tuned GEMM times (logged at INFO).
+  void decide(bool fused_wins, double fused_us, double seq_us);
   // Microseconds to move `bytes` over one NVLink direction of the H200 pair
   // (the copy engine and NCCL's allgather reach ~210 GB/s), plus a launch.
   static double link_us(size_t bytes) { return 5.0 + static_cast<double>(bytes) / 210e3; }

@@ -18,6 +18,9 @@ Settings from_env(int nranks) {
   // Below 64 rows per rank the GEMMs are a few microseconds and the fused
   // path's extra launches and flags are not hidden by anything.
   s.min_rows = static_cast<int32_t>(env::get_int("TANDEM_FUSED_MIN_ROWS", 64, 1, INT_MAX));
+  // 0: from tuned GEMM times and the link's speed (ag_gemm.cc); -1: never.
+  s.ag_first_rows =
+      static_cast<int32_t>(env::get_int("TANDEM_FUSED_AG_FIRST_ROWS", 0, -1, INT_MAX));
   // 0: chosen per op from tuned GEMM times (gemm_rs.cc).
   s.rs_chunks = static_cast<int32_t>(env::get_int("TANDEM_FUSED_RS_CHUNKS", 0, 0, 16));
   s.ar_blocks = static_cast<int32_t>(env::get_int("TANDEM_FUSED_AR_BLOCKS", 0, 0, 1024));

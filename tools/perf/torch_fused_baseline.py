@@ -28,19 +28,24 @@ SHAPES = [
 ]
 
 
-def median_us(fn, warmup=5, iters=20):
+def median_us(fn, warmup=5, iters=15, reps=10):
+    """Median per-call time of `reps` back-to-back calls (as fused_perf's
+    graph of 10 calls), so the host's launch time of PyTorch's fused ops,
+    which are many kernels each, hides behind the GPU's queue."""
     for _ in range(warmup):
         fn()
     torch.cuda.synchronize()
     times = []
     for _ in range(iters):
         dist.barrier()
+        torch.cuda.synchronize()
         start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
         start.record()
-        fn()
+        for _ in range(reps):
+            fn()
         end.record()
         end.synchronize()
-        times.append(start.elapsed_time(end) * 1000.0)
+        times.append(start.elapsed_time(end) * 1000.0 / reps)
     times.sort()
     return times[len(times) // 2]
 
@@ -59,7 +64,7 @@ def main():
         if op == "ag":
             a = torch.randn(m // world, k, device="cuda", dtype=dt)
             b = torch.randn(k, n // world, device="cuda", dtype=dt)
-            full = torch.empty(m, k, device="cuda", dtype=dt)
+            full = torch.randn(m, k, device="cuda", dtype=dt)
 
             def seq():
                 dist.all_gather_into_tensor(full, a)

@@ -294,6 +294,13 @@ void sweep(const char* mode, const char* flags = "memop") {
 TEST_F(Fused, SweepFusedPath) { sweep("fused"); }
 TEST_F(Fused, SweepSequentialPair) { sweep("sequential"); }
 TEST_F(Fused, SweepFusedPathKernelFlags) { sweep("fused", "kernel"); }
+// AG-GEMM's two-piece path (two ranks): 5 rows first, so m with 6 or more
+// rows per rank take it and smaller m the per-peer pieces, on one op.
+TEST_F(Fused, SweepFusedPathAgTwoPieces) {
+  setenv("TANDEM_FUSED_AG_FIRST_ROWS", "5", 1);
+  sweep("fused");
+  unsetenv("TANDEM_FUSED_AG_FIRST_ROWS");
+}
 
 // Larger shapes under the automatic choice: chunked GEMM-RS blocks, GEMM-AR
 // past the two-shot threshold with more than two ranks, both paths of auto.
@@ -309,38 +316,45 @@ TEST_F(Fused, LargerShapesAuto) {
 
 // One call captured in a CUDA graph, replayed on fresh inputs at the same
 // addresses: the flags must come back to their initial state every time.
+// AG-GEMM both with per-peer pieces and (two ranks) with two pieces.
 TEST_F(Fused, CapturedInGraphAndReplayed) {
   setenv("TANDEM_FUSED_MODE", "fused", 1);
   const size_t n = g.size, max_m = 16 * n, m = 8 * n;
-  for (Op op : {Op::kAg, Op::kRs, Op::kAr}) {
-    const Case cs{op, tdmFloat16, true, 48, 64};
-    Buffers buf(cs, max_m);
-    tdmFusedOp_t fop = nullptr;
-    TDM_OK(create(cs, max_m, &fop));
-    cudaGraph_t graph = nullptr;
-    CUDA_OK(cudaStreamBeginCapture(g_stream, cudaStreamCaptureModeThreadLocal));
-    const tdmResult_t r = call(cs, fop, buf, m, false);
-    CUDA_OK(cudaStreamEndCapture(g_stream, &graph));
-    ASSERT_EQ(r, tdmSuccess) << tdmGetLastError(nullptr);
-    cudaGraphExec_t exec = nullptr;
-    CUDA_OK(cudaGraphInstantiate(&exec, graph, 0));
-    for (int replay = 0; replay < 3; ++replay) {
-      SCOPED_TRACE(describe(cs, m) + " replay " + std::to_string(replay));
+  for (const char* ag_first : {"-1", "3", "0"}) {
+    if (ag_first[0] != '0') setenv("TANDEM_FUSED_AG_FIRST_ROWS", ag_first, 1);
+    for (Op op : {Op::kAg, Op::kRs, Op::kAr}) {
+      if (op != Op::kAg && ag_first[0] != '0') continue;
+      SCOPED_TRACE(std::string("TANDEM_FUSED_AG_FIRST_ROWS ") + ag_first);
+      const Case cs{op, tdmFloat16, true, 48, 64};
+      Buffers buf(cs, max_m);
+      tdmFusedOp_t fop = nullptr;
+      TDM_OK(create(cs, max_m, &fop));
+      cudaGraph_t graph = nullptr;
+      CUDA_OK(cudaStreamBeginCapture(g_stream, cudaStreamCaptureModeThreadLocal));
+      const tdmResult_t r = call(cs, fop, buf, m, false);
+      CUDA_OK(cudaStreamEndCapture(g_stream, &graph));
+      ASSERT_EQ(r, tdmSuccess) << tdmGetLastError(nullptr);
+      cudaGraphExec_t exec = nullptr;
+      CUDA_OK(cudaGraphInstantiate(&exec, graph, 0));
+      for (int replay = 0; replay < 3; ++replay) {
+        SCOPED_TRACE(describe(cs, m) + " replay " + std::to_string(replay));
+        const uint64_t seed = shared_seed();
+        fill_inputs<__half>(cs, buf, m, seed);
+        CUDA_OK(cudaGraphLaunch(exec, g_stream));
+        float worst = 0;
+        EXPECT_EQ((verify<__half>(cs, buf, m, seed, false, &worst)), 0u) << "worst " << worst;
+      }
+      // An eager call after the replays still agrees with the peers' flags.
       const uint64_t seed = shared_seed();
       fill_inputs<__half>(cs, buf, m, seed);
-      CUDA_OK(cudaGraphLaunch(exec, g_stream));
+      TDM_OK(call(cs, fop, buf, m, false));
       float worst = 0;
-      EXPECT_EQ((verify<__half>(cs, buf, m, seed, false, &worst)), 0u) << "worst " << worst;
+      EXPECT_EQ((verify<__half>(cs, buf, m, seed, false, &worst)), 0u) << "eager after graph";
+      cudaGraphExecDestroy(exec);
+      cudaGraphDestroy(graph);
+      TDM_OK(tdmFusedOpDestroy(fop));
     }
-    // An eager call after the replays still agrees with the peers' flags.
-    const uint64_t seed = shared_seed();
-    fill_inputs<__half>(cs, buf, m, seed);
-    TDM_OK(call(cs, fop, buf, m, false));
-    float worst = 0;
-    EXPECT_EQ((verify<__half>(cs, buf, m, seed, false, &worst)), 0u) << "eager after graph";
-    cudaGraphExecDestroy(exec);
-    cudaGraphDestroy(graph);
-    TDM_OK(tdmFusedOpDestroy(fop));
+    unsetenv("TANDEM_FUSED_AG_FIRST_ROWS");
   }
   unsetenv("TANDEM_FUSED_MODE");
 }
