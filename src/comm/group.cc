@@ -90,6 +90,20 @@ void end_with(const Wrapper& wrap) {
   wrap(comms, [&] { run(state.calls); });
 }
 
+void end_without_running() {
+  if (t_group.depth == 0)
+    throw_error(tdmInvalidUsage, "tdmGroupSimulateEnd called without a matching tdmGroupStart");
+  if (--t_group.depth > 0) return;
+  GroupState state = std::move(t_group);
+  t_group = GroupState{};
+  if (!state.poison.empty())
+    throw_error(tdmInvalidUsage,
+                "the group was discarded because a call inside it failed: ", state.poison);
+  if (!state.inits.empty())
+    throw_error(tdmInvalidUsage,
+                "a group that creates communicators cannot be simulated (nothing was created)");
+}
+
 namespace {
 // Runs the plans; on failure the communicators involved cannot be trusted
 // any more (partial traffic may sit in their links).
