@@ -166,9 +166,8 @@ TEST(InitRankScalable, SeveralIdsFormOneCommunicator) {
   std::vector<tdmResult_t> results(2, tdmInternalError);
   std::vector<std::thread> threads;
   for (int r = 0; r < 2; ++r)
-    threads.emplace_back([&, r] {
-      results[r] = tdmCommInitRankScalable(&comms[r], 2, r, 3, ids.data(), nullptr);
-    });
+    threads.emplace_back(
+        [&, r] { results[r] = tdmCommInitRankScalable(&comms[r], 2, r, 3, ids.data(), nullptr); });
   for (auto& t : threads) t.join();
   for (tdmResult_t result : results) ASSERT_EQ(result, tdmSuccess);
   expect_allreduce(comms);
@@ -202,7 +201,8 @@ TEST(Shrink, RemainingRanksFormACommunicatorWithoutTheExcluded) {
   std::vector<std::thread> threads;
   for (int i = 0; i < 2; ++i)
     threads.emplace_back([&, i] {
-      results[i] = tdmCommShrink(parent[2 * i], exclude, 2, &shrunk[i], nullptr, TDM_SHRINK_DEFAULT);
+      results[i] =
+          tdmCommShrink(parent[2 * i], exclude, 2, &shrunk[i], nullptr, TDM_SHRINK_DEFAULT);
     });
   for (auto& t : threads) t.join();
   for (tdmResult_t result : results) ASSERT_EQ(result, tdmSuccess);
@@ -230,8 +230,8 @@ TEST(GroupSimulateEnd, ClosesTheGroupWithoutRunningIt) {
             tdmSuccess);
   ASSERT_EQ(tdmGroupSimulateEnd(&info), tdmSuccess) << tdmGetLastError(nullptr);
   EXPECT_EQ(info.estimatedTime, TDM_UNDEF_FLOAT);
-  for (float v : recv) ASSERT_EQ(v, -3.0f);      // nothing ran
-  EXPECT_EQ(tdmGroupEnd(), tdmInvalidUsage);      // the group is closed
+  for (float v : recv) ASSERT_EQ(v, -3.0f);   // nothing ran
+  EXPECT_EQ(tdmGroupEnd(), tdmInvalidUsage);  // the group is closed
   EXPECT_EQ(tdmGroupSimulateEnd(nullptr), tdmInvalidUsage);
   tdmSimInfo_t bad = TDM_SIM_INFO_INITIALIZER;
   bad.magic = 1;
