@@ -18,8 +18,7 @@
 
 #define SHIM_EXPORT extern "C" __attribute__((visibility("default")))
 // pncclX: the same function under NCCL's profiling name.
-#define SHIM_ALIAS(name) \
-  SHIM_EXPORT decltype(name) p##name __attribute__((alias(#name)));
+#define SHIM_ALIAS(name) SHIM_EXPORT decltype(name) p##name __attribute__((alias(#name)));
 
 namespace {
 
@@ -295,8 +294,8 @@ SHIM_EXPORT ncclResult_t ncclAllReduce(const void* sendbuff, void* recvbuff, siz
 SHIM_ALIAS(ncclAllReduce)
 
 SHIM_EXPORT ncclResult_t ncclReduceScatter(const void* sendbuff, void* recvbuff, size_t recvcount,
-                                           ncclDataType_t datatype, ncclRedOp_t op,
-                                           ncclComm_t comm, cudaStream_t stream) {
+                                           ncclDataType_t datatype, ncclRedOp_t op, ncclComm_t comm,
+                                           cudaStream_t stream) {
   return forward(tdmReduceScatter(sendbuff, recvbuff, recvcount, as<tdmDataType_t>(datatype),
                                   as<tdmRedOp_t>(op), as_tdm(comm), stream));
 }
@@ -313,8 +312,8 @@ SHIM_ALIAS(ncclAllGather)
 SHIM_EXPORT ncclResult_t ncclAlltoAll(const void* sendbuff, void* recvbuff, size_t count,
                                       ncclDataType_t datatype, ncclComm_t comm,
                                       cudaStream_t stream) {
-  return forward(tdmAlltoAll(sendbuff, recvbuff, count, as<tdmDataType_t>(datatype),
-                             as_tdm(comm), stream));
+  return forward(
+      tdmAlltoAll(sendbuff, recvbuff, count, as<tdmDataType_t>(datatype), as_tdm(comm), stream));
 }
 SHIM_ALIAS(ncclAlltoAll)
 
@@ -336,15 +335,13 @@ SHIM_ALIAS(ncclScatter)
 
 SHIM_EXPORT ncclResult_t ncclSend(const void* sendbuff, size_t count, ncclDataType_t datatype,
                                   int peer, ncclComm_t comm, cudaStream_t stream) {
-  return forward(
-      tdmSend(sendbuff, count, as<tdmDataType_t>(datatype), peer, as_tdm(comm), stream));
+  return forward(tdmSend(sendbuff, count, as<tdmDataType_t>(datatype), peer, as_tdm(comm), stream));
 }
 SHIM_ALIAS(ncclSend)
 
 SHIM_EXPORT ncclResult_t ncclRecv(void* recvbuff, size_t count, ncclDataType_t datatype, int peer,
                                   ncclComm_t comm, cudaStream_t stream) {
-  return forward(
-      tdmRecv(recvbuff, count, as<tdmDataType_t>(datatype), peer, as_tdm(comm), stream));
+  return forward(tdmRecv(recvbuff, count, as<tdmDataType_t>(datatype), peer, as_tdm(comm), stream));
 }
 SHIM_ALIAS(ncclRecv)
 
