@@ -23,17 +23,49 @@ namespace {
 // NCCL 2.28's host API (NCCL's documentation, "NCCL API"), every function
 // PyTorch 2.11 references among them, and the two Tandem extensions the
 // generated header declares.
-const char* const kExported[] = {
-    "ncclGetLastError", "ncclGetErrorString", "ncclGetVersion", "ncclGetUniqueId",
-    "ncclCommInitRank", "ncclCommInitAll", "ncclCommInitRankConfig", "ncclCommInitRankScalable",
-    "ncclCommSplit", "ncclCommShrink", "ncclCommFinalize", "ncclCommDestroy", "ncclCommAbort",
-    "ncclCommGetAsyncError", "ncclCommCount", "ncclCommCuDevice", "ncclCommUserRank",
-    "ncclCommRegister", "ncclCommDeregister", "ncclCommWindowRegister",
-    "ncclCommWindowDeregister", "ncclMemAlloc", "ncclMemFree", "ncclAllReduce", "ncclBroadcast",
-    "ncclBcast", "ncclReduce", "ncclAllGather", "ncclReduceScatter", "ncclAlltoAll", "ncclGather",
-    "ncclScatter", "ncclGroupStart", "ncclGroupEnd", "ncclGroupSimulateEnd", "ncclSend",
-    "ncclRecv", "ncclRedOpCreatePreMulSum", "ncclRedOpDestroy", "ncclDevCommCreate",
-    "ncclDevCommDestroy", "ncclCommInitWorld", "ncclWindowPeerPointer"};
+const char* const kExported[] = {"ncclGetLastError",
+                                 "ncclGetErrorString",
+                                 "ncclGetVersion",
+                                 "ncclGetUniqueId",
+                                 "ncclCommInitRank",
+                                 "ncclCommInitAll",
+                                 "ncclCommInitRankConfig",
+                                 "ncclCommInitRankScalable",
+                                 "ncclCommSplit",
+                                 "ncclCommShrink",
+                                 "ncclCommFinalize",
+                                 "ncclCommDestroy",
+                                 "ncclCommAbort",
+                                 "ncclCommGetAsyncError",
+                                 "ncclCommCount",
+                                 "ncclCommCuDevice",
+                                 "ncclCommUserRank",
+                                 "ncclCommRegister",
+                                 "ncclCommDeregister",
+                                 "ncclCommWindowRegister",
+                                 "ncclCommWindowDeregister",
+                                 "ncclMemAlloc",
+                                 "ncclMemFree",
+                                 "ncclAllReduce",
+                                 "ncclBroadcast",
+                                 "ncclBcast",
+                                 "ncclReduce",
+                                 "ncclAllGather",
+                                 "ncclReduceScatter",
+                                 "ncclAlltoAll",
+                                 "ncclGather",
+                                 "ncclScatter",
+                                 "ncclGroupStart",
+                                 "ncclGroupEnd",
+                                 "ncclGroupSimulateEnd",
+                                 "ncclSend",
+                                 "ncclRecv",
+                                 "ncclRedOpCreatePreMulSum",
+                                 "ncclRedOpDestroy",
+                                 "ncclDevCommCreate",
+                                 "ncclDevCommDestroy",
+                                 "ncclCommInitWorld",
+                                 "ncclWindowPeerPointer"};
 
 struct Library {
   void* handle = dlopen(TANDEM_NCCL_LIBRARY, RTLD_NOW | RTLD_LOCAL);
@@ -175,8 +207,7 @@ TEST(NcclShim, ErrorStrings) {
   EXPECT_EQ(seen.size(), static_cast<size_t>(ncclNumResults));  // one per code
   EXPECT_NE(std::string(ncclGetErrorString(ncclInvalidUsage)).find("invalid usage"),
             std::string::npos);
-  EXPECT_NE(std::string(ncclGetErrorString(ncclInProgress)).find("in progress"),
-            std::string::npos);
+  EXPECT_NE(std::string(ncclGetErrorString(ncclInProgress)).find("in progress"), std::string::npos);
   EXPECT_NE(std::string(ncclGetErrorString(static_cast<ncclResult_t>(99))).find("unknown"),
             std::string::npos);
 }
