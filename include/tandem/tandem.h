@@ -92,6 +92,14 @@ typedef struct tdmConfig_v22800 {
 } tdmConfig_t;
 
 #define TDM_CONFIG_MAGIC 0xcafebeef
+/* The config is read by its `size`: a caller built against an older or newer
+ * header passes a shorter or longer struct; the fields its size covers are
+ * read, the rest keep their defaults. blocking = 0 makes the communicator
+ * non-blocking: tdmCommInitRankConfig and tdmCommInitRankScalable return
+ * tdmInProgress at once while the communicator forms on a thread of its own;
+ * tdmCommGetAsyncError reports tdmInProgress until then, and tdmSuccess or the
+ * init's error after (other calls on it fail with tdmInvalidUsage meanwhile).
+ * Host operations on a non-blocking communicator complete before they return. */
 
 /* Must be assigned to a tdmConfig_t before use; an uninitialized config is an error. */
 #define TDM_CONFIG_INITIALIZER                                                  \
@@ -150,6 +158,11 @@ tdmResult_t tdmGetUniqueId(tdmUniqueId* uniqueId);
 tdmResult_t tdmCommInitRankConfig(tdmComm_t* comm, int nranks, tdmUniqueId commId, int rank,
                                   tdmConfig_t* config);
 tdmResult_t tdmCommInitRank(tdmComm_t* comm, int nranks, tdmUniqueId commId, int rank);
+/* As tdmCommInitRankConfig with nId ids, every rank passing the same ids (in
+ * NCCL, to spread the rendezvous over several roots). Tandem's rendezvous is
+ * one root: commIds[0]'s; the others are only checked to be well-formed. */
+tdmResult_t tdmCommInitRankScalable(tdmComm_t* newcomm, int nranks, int myrank, int nId,
+                                    tdmUniqueId* commIds, tdmConfig_t* config);
 
 /* Creates ndev communicators in this process. With host buffers, operations on
  * several of them from one thread must be grouped (tdmGroupStart/End). */
@@ -171,6 +184,19 @@ tdmResult_t tdmCommAbort(tdmComm_t comm);
  * rank. TDM_SPLIT_NOCOLOR gives *newcomm = NULL. */
 tdmResult_t tdmCommSplit(tdmComm_t comm, int color, int key, tdmComm_t* newcomm,
                          tdmConfig_t* config);
+
+/* Shrink flags */
+#define TDM_SHRINK_DEFAULT 0x00
+#define TDM_SHRINK_ABORT 0x01
+
+/* The ranks of comm not in excludeRanksList form a new communicator, ranked
+ * in their old order. Called by every remaining rank (not by the excluded
+ * ones, which may have died): it needs no answer from them. Host operations
+ * complete before they return, so none of the parent's is in flight; with
+ * TDM_SHRINK_ABORT the parent is aborted once the new communicator exists
+ * (a later call on it that waits on a peer fails at once; destroy it). */
+tdmResult_t tdmCommShrink(tdmComm_t comm, int* excludeRanksList, int excludeRanksCount,
+                          tdmComm_t* newcomm, tdmConfig_t* config, int shrinkFlags);
 
 const char* tdmGetErrorString(tdmResult_t result);
 /* A sentence about the last error on this thread (comm may be NULL). */
@@ -260,6 +286,25 @@ tdmResult_t tdmRecv(void* recvbuff, size_t count, tdmDataType_t datatype, int pe
  * together at End, so any send/recv pairing pattern completes. */
 tdmResult_t tdmGroupStart(void);
 tdmResult_t tdmGroupEnd(void);
+
+/* What tdmGroupSimulateEnd reports, versioned as tdmConfig_t. */
+typedef struct tdmSimInfo_v22200 {
+  size_t size;
+  unsigned int magic;
+  unsigned int version;
+  float estimatedTime; /* microseconds; TDM_UNDEF_FLOAT: no estimate */
+} tdmSimInfo_t;
+
+#define TDM_SIM_INFO_INITIALIZER                                                          \
+  {                                                                                       \
+    sizeof(tdmSimInfo_t), TDM_CONFIG_MAGIC, TDM_VERSION(TDM_MAJOR, TDM_MINOR, TDM_PATCH), \
+        TDM_UNDEF_FLOAT                                                                   \
+  }
+
+/* Closes the group as tdmGroupEnd would, without running what it queued (the
+ * calls are dropped). Tandem has no cost model: estimatedTime is set to
+ * TDM_UNDEF_FLOAT. */
+tdmResult_t tdmGroupSimulateEnd(tdmSimInfo_t* simInfo);
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -3,6 +3,8 @@
 // thread's group; an error inside a group discards the group. Enum arguments
 // go on as the ints the caller passed (enum_arg), checked in validate().
 #include <algorithm>
+#include <cstddef>
+#include <cstring>
 #include <functional>
 #include <span>
 #include <vector>
@@ -140,5 +142,28 @@ TDM_EXPORT tdmResult_t tdmGroupEnd(void) {
       const InFlight busy{std::span<const tdmComm_t>(t_group_handles)};
       run();
     });
+  });
+}
+
+TDM_EXPORT tdmResult_t tdmGroupSimulateEnd(tdmSimInfo_t* simInfo) {
+  return guarded("tdmGroupSimulateEnd", [&] {
+    // Read by size and magic as tdmConfig_t (callers of other header versions).
+    if (simInfo != nullptr) {
+      size_t size = 0;
+      unsigned magic = 0;
+      std::memcpy(&size, &simInfo->size, sizeof size);
+      std::memcpy(&magic, &simInfo->magic, sizeof magic);
+      if (magic != TDM_CONFIG_MAGIC || size < offsetof(tdmSimInfo_t, estimatedTime) + sizeof(float))
+        throw_error(
+            tdmInvalidArgument,
+            "simInfo was not initialized with TDM_SIM_INFO_INITIALIZER (bad magic or size)");
+    }
+    struct ForgetAtOutermostEnd {
+      ~ForgetAtOutermostEnd() {
+        if (!group::active()) t_group_handles.clear();
+      }
+    } forget;
+    group::end_without_running();
+    if (simInfo != nullptr) simInfo->estimatedTime = TDM_UNDEF_FLOAT;  // no cost model
   });
 }

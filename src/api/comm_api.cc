@@ -2,6 +2,7 @@
 // and their custom reduction ops.
 #include <cstring>
 #include <optional>
+#include <span>
 #include <thread>
 
 #include "api/guard.h"
@@ -38,33 +39,58 @@ void check_init_args(tdmComm_t* comm, int nranks, int rank) {
     throw_error(tdmInvalidArgument, "rank ", rank, " is out of range for nranks ", nranks);
 }
 
-tdmResult_t init_rank(tdmComm_t* comm, int nranks, tdmUniqueId id, int rank, tdmConfig_t* config) {
-  tdmResult_t result = guarded("tdmCommInitRank", [&] {
+tdmResult_t init_rank(const char* function, tdmComm_t* comm, int nranks, tdmUniqueId id, int rank,
+                      const tdmConfig_t* config) {
+  bool in_progress = false;
+  tdmResult_t result = guarded(function, [&] {
     check_init_args(comm, nranks, rank);
     bootstrap::decode(id);  // reject a bad id before anything else
-    std::optional<tdmConfig_t> copy;
-    if (config) copy = *config;
-    auto init = [comm, nranks, id, rank, copy] {
-      auto created = create_comm(id, nranks, rank, copy ? &*copy : nullptr);
-      *comm = publish(std::move(created));
+    const std::optional<tdmConfig_t> copy = read_config(config);  // by the caller's size
+    auto create = [nranks, id, rank, copy] {
+      return create_comm(id, nranks, rank, copy ? &*copy : nullptr);
     };
-    if (group::active())
-      group::submit_init(init);
-    else
-      init();
+    if (group::active()) {
+      group::submit_init([comm, create] { *comm = publish(create()); });
+    } else if (copy && copy->blocking == 0) {
+      // Other ranks may be initialized by this same thread next: return now.
+      const int device = device::current_cuda_device();
+      *comm = publish_pending([device, create] {
+        if (device >= 0) device::set_cuda_device(device);  // the caller's, as a group's init
+        return create();
+      });
+      in_progress = true;
+    } else {
+      *comm = publish(create());
+    }
   });
   if (result != tdmSuccess && group::active()) group::poison(last_error());
-  return result;
+  return result == tdmSuccess && in_progress ? tdmInProgress : result;
 }
 }  // namespace
 
 TDM_EXPORT tdmResult_t tdmCommInitRank(tdmComm_t* comm, int nranks, tdmUniqueId commId, int rank) {
-  return init_rank(comm, nranks, commId, rank, nullptr);
+  return init_rank("tdmCommInitRank", comm, nranks, commId, rank, nullptr);
 }
 
 TDM_EXPORT tdmResult_t tdmCommInitRankConfig(tdmComm_t* comm, int nranks, tdmUniqueId commId,
                                              int rank, tdmConfig_t* config) {
-  return init_rank(comm, nranks, commId, rank, config);
+  return init_rank("tdmCommInitRankConfig", comm, nranks, commId, rank, config);
+}
+
+TDM_EXPORT tdmResult_t tdmCommInitRankScalable(tdmComm_t* newcomm, int nranks, int myrank, int nId,
+                                               tdmUniqueId* commIds, tdmConfig_t* config) {
+  const char* function = "tdmCommInitRankScalable";
+  tdmResult_t checked_ids = guarded(function, [&] {
+    check_not_null(commIds, "commIds");
+    if (nId < 1) throw_error(tdmInvalidArgument, "nId must be at least 1, got ", nId);
+    for (int i = 0; i < nId; ++i) bootstrap::decode(commIds[i]);
+  });
+  if (checked_ids != tdmSuccess) {
+    if (group::active()) group::poison(last_error());
+    return checked_ids;
+  }
+  // One rendezvous is enough for Tandem's bootstrap: every rank has every id.
+  return init_rank(function, newcomm, nranks, commIds[0], myrank, config);
 }
 
 TDM_EXPORT tdmResult_t tdmCommInitAll(tdmComm_t* comms, int ndev, const int* devlist) {
@@ -126,6 +152,27 @@ TDM_EXPORT tdmResult_t tdmCommSplit(tdmComm_t comm, int color, int key, tdmComm_
   });
 }
 
+TDM_EXPORT tdmResult_t tdmCommShrink(tdmComm_t comm, int* excludeRanksList, int excludeRanksCount,
+                                     tdmComm_t* newcomm, tdmConfig_t* config, int shrinkFlags) {
+  return guarded("tdmCommShrink", [&] {
+    Comm& parent = checked(comm);
+    check_not_null(newcomm, "newcomm");
+    if (excludeRanksCount < 0)
+      throw_error(tdmInvalidArgument, "excludeRanksCount must not be negative, got ",
+                  excludeRanksCount);
+    if (excludeRanksCount > 0) check_not_null(excludeRanksList, "excludeRanksList");
+    if (shrinkFlags != TDM_SHRINK_DEFAULT && shrinkFlags != TDM_SHRINK_ABORT)
+      throw_error(tdmInvalidArgument, "shrinkFlags ", shrinkFlags,
+                  " is not TDM_SHRINK_DEFAULT or TDM_SHRINK_ABORT");
+    std::span<const int> exclude(excludeRanksList, static_cast<size_t>(excludeRanksCount));
+    {
+      InFlight busy(parent);
+      *newcomm = publish(shrink_comm(parent, exclude, config));
+    }
+    if (shrinkFlags == TDM_SHRINK_ABORT) parent.abort.store(true);
+  });
+}
+
 TDM_EXPORT tdmResult_t tdmCommFinalize(tdmComm_t comm) {
   return guarded("tdmCommFinalize", [&] {
     Comm& c = checked(comm);
@@ -146,8 +193,15 @@ TDM_EXPORT tdmResult_t tdmCommAbort(tdmComm_t comm) {
 
 TDM_EXPORT tdmResult_t tdmCommGetAsyncError(tdmComm_t comm, tdmResult_t* asyncError) {
   return guarded("tdmCommGetAsyncError", [&] {
-    Comm& c = checked(comm);
     check_not_null(asyncError, "asyncError");
+    if (comm != nullptr) {
+      // A non-blocking init: in progress, or its error (the last-error sentence set).
+      if (const tdmResult_t state = init_state(comm); state != tdmSuccess) {
+        *asyncError = state;
+        return;
+      }
+    }
+    Comm& c = checked(comm);
     c.note_device_failure();
     *asyncError = c.async_error.code();
   });

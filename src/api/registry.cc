@@ -3,8 +3,11 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <string>
+#include <thread>
 #include <unordered_map>
 
+#include "api/guard.h"
 #include "util/error.h"
 #include "util/handle_token.h"
 
@@ -20,6 +23,12 @@ struct Registry {
   std::unordered_map<const Comm*, uint64_t> token_of_comm;
   std::map<const Comm*, int> in_flight;  // calls currently running on each comm
   std::unordered_map<uint64_t, std::unique_ptr<fused::FusedOp>> fused_ops;  // by token
+  // Non-blocking inits still running (code tdmInProgress) or failed, by token.
+  struct Pending {
+    tdmResult_t code = tdmInProgress;
+    std::string error;
+  };
+  std::unordered_map<uint64_t, Pending> pending;
 };
 
 Registry& registry() {
@@ -36,7 +45,16 @@ Registry& registry() {
 Comm& find_locked(Registry& r, tdmComm_t handle, const char* what) {
   if (handle == nullptr) throw_error(tdmInvalidArgument, what, " is NULL");
   auto it = r.live.find(token_of(handle));
-  if (it == r.live.end()) not_live(what);
+  if (it == r.live.end()) {
+    auto pending = r.pending.find(token_of(handle));
+    if (pending == r.pending.end()) not_live(what);
+    if (pending->second.code == tdmInProgress)
+      throw_error(tdmInvalidUsage, what,
+                  " is still being created (non-blocking init): poll tdmCommGetAsyncError until "
+                  "it is no longer tdmInProgress");
+    throw_error(pending->second.code, what, "'s non-blocking init failed: ", pending->second.error,
+                "; destroy it");
+  }
   return *it->second;
 }
 
@@ -90,6 +108,41 @@ tdmComm_t publish(std::unique_ptr<Comm> comm) {
   return as_handle<tdmComm_t>(token);
 }
 
+tdmComm_t publish_pending(std::function<std::unique_ptr<Comm>()> build) {
+  const uint64_t token = new_handle_token();
+  Registry& r = registry();
+  {
+    std::lock_guard lock(r.mutex);
+    r.pending.emplace(token, Registry::Pending{});
+  }
+  // Detached: the registry outlives it (never destroyed), and destroy waits
+  // for the outcome through `pending`, not for the thread.
+  std::thread([token, build = std::move(build)] {
+    std::unique_ptr<Comm> comm;
+    const tdmResult_t code = guarded("tdmCommInitRankConfig", [&] { comm = build(); });
+    Registry& r = registry();
+    std::lock_guard lock(r.mutex);
+    if (code == tdmSuccess) {
+      r.token_of_comm.emplace(comm.get(), token);
+      r.live.emplace(token, std::move(comm));
+      r.pending.erase(token);
+    } else {
+      r.pending[token] = Registry::Pending{code, last_error()};
+    }
+    r.idle.notify_all();
+  }).detach();
+  return as_handle<tdmComm_t>(token);
+}
+
+tdmResult_t init_state(tdmComm_t handle) {
+  Registry& r = registry();
+  std::lock_guard lock(r.mutex);
+  auto it = r.pending.find(token_of(handle));
+  if (it == r.pending.end()) return tdmSuccess;
+  if (it->second.code != tdmInProgress) set_last_error(it->second.error);
+  return it->second.code;
+}
+
 Comm& checked(tdmComm_t handle, const char* what) {
   Registry& r = registry();
   std::lock_guard lock(r.mutex);
@@ -99,6 +152,12 @@ Comm& checked(tdmComm_t handle, const char* what) {
 void retire(tdmComm_t handle, bool abort) {
   Registry& r = registry();
   std::unique_lock lock(r.mutex);
+  // A non-blocking init has no communicator to interrupt yet: wait for it.
+  r.idle.wait(lock, [&] {
+    auto it = r.pending.find(token_of(handle));
+    return it == r.pending.end() || it->second.code != tdmInProgress;
+  });
+  if (r.pending.erase(token_of(handle))) return;  // its init failed: nothing was made
   Comm& comm = find_locked(r, handle, "comm");
   if (abort) {
     comm.abort.store(true);

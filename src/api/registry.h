@@ -6,6 +6,7 @@
 #pragma once
 
 #include <array>
+#include <functional>
 #include <memory>
 #include <span>
 #include <vector>
@@ -19,6 +20,13 @@ namespace tdm::api {
 
 // Takes ownership; null stays null (a NOCOLOR split).
 tdmComm_t publish(std::unique_ptr<Comm> comm);
+// Non-blocking init: a handle at once, while `build` runs on a thread of its
+// own; the communicator becomes live when it returns. Until then calls on the
+// handle fail (init_state says why), except destroy and abort, which wait.
+tdmComm_t publish_pending(std::function<std::unique_ptr<Comm>()> build);
+// tdmInProgress while a non-blocking init runs; its error (with the thread's
+// last-error sentence set to the init's) once it failed; tdmSuccess otherwise.
+tdmResult_t init_state(tdmComm_t handle);
 // The live communicator behind `handle`, or tdmInvalidArgument naming `what`.
 Comm& checked(tdmComm_t handle, const char* what = "comm");
 // Destroys; with `abort`, first stops and waits for the calls running on it.

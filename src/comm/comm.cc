@@ -10,6 +10,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <optional>
 #include <tuple>
 
 #include "bootstrap/root.h"
@@ -83,13 +84,21 @@ uint64_t host_hash() {
   return fnv1a(boot_id, fnv1a(name));
 }
 
-void validate_config(const tdmConfig_t* config) {
-  if (config == nullptr) return;
-  if (config->magic != TDM_CONFIG_MAGIC || config->size < offsetof(tdmConfig_t, commName))
-    throw_error(tdmInvalidArgument,
-                "config was not initialized with TDM_CONFIG_INITIALIZER (bad magic or size)");
-  if (config->blocking != TDM_CONFIG_UNDEF_INT && config->blocking != 0 && config->blocking != 1)
-    throw_error(tdmInvalidArgument, "config->blocking must be 0 or 1, got ", config->blocking);
+void check_flag(int value, const char* name) {
+  if (value != TDM_CONFIG_UNDEF_INT && value != 0 && value != 1)
+    throw_error(tdmInvalidArgument, "config->", name, " must be 0 or 1, got ", value);
+}
+
+void validate_config(const tdmConfig_t& config) {
+  check_flag(config.blocking, "blocking");
+  check_flag(config.splitShare, "splitShare");
+  check_flag(config.collnetEnable, "collnetEnable");
+  check_flag(config.shrinkShare, "shrinkShare");
+  check_flag(config.nvlinkCentricSched, "nvlinkCentricSched");
+  if (config.CTAPolicy != TDM_CONFIG_UNDEF_INT &&
+      (config.CTAPolicy & ~(TDM_CTA_POLICY_EFFICIENCY | TDM_CTA_POLICY_ZERO)) != 0)
+    throw_error(tdmInvalidArgument, "config->CTAPolicy ", config.CTAPolicy,
+                " is not a combination of the TDM_CTA_POLICY_* flags");
 }
 
 // Groups ranks into hosts. TANDEM_RANKS_PER_HOST=k splits each real host into
@@ -178,9 +187,30 @@ void connect_transports(Comm& comm) {
 
 }  // namespace
 
+std::optional<tdmConfig_t> read_config(const tdmConfig_t* config) {
+  if (config == nullptr) return std::nullopt;
+  // The header fields first: size tells how much more of the struct exists.
+  constexpr size_t kHeader = offsetof(tdmConfig_t, blocking);
+  size_t size = 0;
+  unsigned magic = 0;
+  std::memcpy(&size, &config->size, sizeof size);
+  std::memcpy(&magic, &config->magic, sizeof magic);
+  // Every NCCL version's config holds at least the fields up to commName.
+  if (magic != TDM_CONFIG_MAGIC || size < offsetof(tdmConfig_t, commName))
+    throw_error(tdmInvalidArgument,
+                "config was not initialized with TDM_CONFIG_INITIALIZER (bad magic or size)");
+  tdmConfig_t copy = TDM_CONFIG_INITIALIZER;
+  std::memcpy(reinterpret_cast<std::byte*>(&copy) + kHeader,
+              reinterpret_cast<const std::byte*>(config) + kHeader,
+              std::min(size, sizeof(tdmConfig_t)) - kHeader);
+  validate_config(copy);
+  return copy;
+}
+
 std::unique_ptr<Comm> create_comm(const tdmUniqueId& id, int nranks, int rank,
-                                  const tdmConfig_t* config) {
-  validate_config(config);
+                                  const tdmConfig_t* caller_config) {
+  const std::optional<tdmConfig_t> read = read_config(caller_config);
+  const tdmConfig_t* config = read ? &*read : nullptr;
   log::check_env();
   auto comm = std::make_unique<Comm>();
   comm->rank = rank;
@@ -259,21 +289,12 @@ void Comm::note_device_failure() {
     async_error.record(tdmRemoteError, "a device wait on a peer gave up after TANDEM_TIMEOUT");
 }
 
-std::unique_ptr<Comm> split_comm(Comm& parent, int color, int key, const tdmConfig_t* config) {
-  validate_config(config);
-  if (color < 0 && color != TDM_SPLIT_NOCOLOR)
-    throw_error(tdmInvalidArgument, "color must be >= 0 or TDM_SPLIT_NOCOLOR, got ", color);
-  struct Entry {
-    int32_t color, key;
-  };
-  auto entries = parent.boot->allgather_value(Entry{color, key});
-  if (color == TDM_SPLIT_NOCOLOR) return nullptr;
-  std::vector<int> members;
-  for (int r = 0; r < parent.nranks; ++r)
-    if (entries[r].color == color) members.push_back(r);
-  std::stable_sort(members.begin(), members.end(), [&](int a, int b) {
-    return std::tie(entries[a].key, a) < std::tie(entries[b].key, b);
-  });
+namespace {
+// Forms the communicator of `members` (parent ranks, in new-rank order; the
+// caller among them): the first member serves a rendezvous and tells the
+// others its id over the parent's mesh. Only the members take part.
+std::unique_ptr<Comm> form_subcomm(Comm& parent, const std::vector<int>& members,
+                                   const tdmConfig_t* config) {
   const int new_rank =
       static_cast<int>(std::find(members.begin(), members.end(), parent.rank) - members.begin());
   const int leader = members.front();
@@ -291,9 +312,45 @@ std::unique_ptr<Comm> split_comm(Comm& parent, int color, int key, const tdmConf
   }
   tdmConfig_t inherited = TDM_CONFIG_INITIALIZER;
   inherited.blocking = parent.blocking ? 1 : 0;
-  auto child =
-      create_comm(id, static_cast<int>(members.size()), new_rank, config ? config : &inherited);
-  return child;
+  return create_comm(id, static_cast<int>(members.size()), new_rank, config ? config : &inherited);
+}
+}  // namespace
+
+std::unique_ptr<Comm> shrink_comm(Comm& parent, std::span<const int> exclude,
+                                  const tdmConfig_t* config) {
+  read_config(config);  // a bad config fails before any peer is involved
+  std::vector<bool> excluded(parent.nranks, false);
+  for (int r : exclude) {
+    if (r < 0 || r >= parent.nranks)
+      throw_error(tdmInvalidArgument, "excluded rank ", r, " is out of range for ", parent.nranks,
+                  " ranks");
+    excluded[r] = true;
+  }
+  if (excluded[parent.rank])
+    throw_error(tdmInvalidArgument, "rank ", parent.rank,
+                " is in excludeRanksList: excluded ranks do not call tdmCommShrink");
+  std::vector<int> members;
+  for (int r = 0; r < parent.nranks; ++r)
+    if (!excluded[r]) members.push_back(r);
+  return form_subcomm(parent, members, config);
+}
+
+std::unique_ptr<Comm> split_comm(Comm& parent, int color, int key, const tdmConfig_t* config) {
+  read_config(config);
+  if (color < 0 && color != TDM_SPLIT_NOCOLOR)
+    throw_error(tdmInvalidArgument, "color must be >= 0 or TDM_SPLIT_NOCOLOR, got ", color);
+  struct Entry {
+    int32_t color, key;
+  };
+  auto entries = parent.boot->allgather_value(Entry{color, key});
+  if (color == TDM_SPLIT_NOCOLOR) return nullptr;
+  std::vector<int> members;
+  for (int r = 0; r < parent.nranks; ++r)
+    if (entries[r].color == color) members.push_back(r);
+  std::stable_sort(members.begin(), members.end(), [&](int a, int b) {
+    return std::tie(entries[a].key, a) < std::tie(entries[b].key, b);
+  });
+  return form_subcomm(parent, members, config);
 }
 
 }  // namespace tdm

@@ -9,6 +9,8 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -71,5 +73,12 @@ std::unique_ptr<Comm> create_comm(const tdmUniqueId& id, int nranks, int rank,
                                   const tdmConfig_t* config);
 // Collective over `parent`: the new communicator of this rank's color, or null for NOCOLOR.
 std::unique_ptr<Comm> split_comm(Comm& parent, int color, int key, const tdmConfig_t* config);
+// Collective over the ranks of `parent` not in `exclude` (only they call it):
+// their communicator, ranked in parent order.
+std::unique_ptr<Comm> shrink_comm(Comm& parent, std::span<const int> exclude,
+                                  const tdmConfig_t* config);
+// A caller's config read by its size (shorter and longer structs of other
+// header versions): the fields it covers over the defaults, checked; nullopt for null.
+std::optional<tdmConfig_t> read_config(const tdmConfig_t* config);
 
 }  // namespace tdm

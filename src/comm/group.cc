@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -56,15 +57,26 @@ void submit_init(std::function<void()> init) {
   });
 }
 
-void end_with(const Wrapper& wrap) {
+namespace {
+// Closes one group level for `caller`; at the outermost, takes what the group
+// queued (nullopt below it), throwing when a call inside it failed.
+std::optional<GroupState> close_level(const char* caller) {
   if (t_group.depth == 0)
-    throw_error(tdmInvalidUsage, "tdmGroupEnd called without a matching tdmGroupStart");
-  if (--t_group.depth > 0) return;
+    throw_error(tdmInvalidUsage, caller, " called without a matching tdmGroupStart");
+  if (--t_group.depth > 0) return std::nullopt;
   GroupState state = std::move(t_group);
   t_group = GroupState{};
   if (!state.poison.empty())
     throw_error(tdmInvalidUsage,
                 "the group was discarded because a call inside it failed: ", state.poison);
+  return state;
+}
+}  // namespace
+
+void end_with(const Wrapper& wrap) {
+  std::optional<GroupState> closed = close_level("tdmGroupEnd");
+  if (!closed) return;
+  GroupState& state = *closed;
   if (!state.inits.empty()) {
     // Ranks initialized from one thread must rendezvous concurrently.
     std::vector<std::exception_ptr> errors(state.inits.size());
@@ -88,6 +100,13 @@ void end_with(const Wrapper& wrap) {
     if (std::find(comms.begin(), comms.end(), comm) == comms.end()) comms.push_back(comm);
   }
   wrap(comms, [&] { run(state.calls); });
+}
+
+void end_without_running() {
+  std::optional<GroupState> closed = close_level("tdmGroupSimulateEnd");
+  if (closed && !closed->inits.empty())
+    throw_error(tdmInvalidUsage,
+                "a group that creates communicators cannot be simulated (nothing was created)");
 }
 
 namespace {

@@ -24,6 +24,10 @@ void start();
 using Wrapper = std::function<void(std::span<Comm* const>, const std::function<void()>&)>;
 void end_with(const Wrapper& wrap);
 bool active();
+// Closes a group level as end_with does; at the outermost, drops what was
+// queued without running it (tdmGroupSimulateEnd). Queued communicator
+// inits are refused (they would leave handles unset).
+void end_without_running();
 
 // Runs now, or queues when inside a group.
 void submit(const plan::Call& call);

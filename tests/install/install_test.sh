@@ -25,6 +25,35 @@ export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
 g++ -std=c++17 $san_flags "$source/tests/install/consumer/consumer.cc" $(pkg-config --cflags --libs tandem) \
   -o "$prefix/consumer_pc"
 LD_LIBRARY_PATH="$prefix/lib" "$prefix/consumer_pc"
+# The NCCL shim (tools/nccl_shim), laid out as an NCCL_HOME: a program for
+# NCCL built against its nccl.h finds libnccl.so.2 by its own rpath and
+# libtandem.so by the shim's ($ORIGIN/../..), with no LD_LIBRARY_PATH.
+nccl_home="$prefix/lib/tandem-nccl"
+if [ -d "$nccl_home" ]; then
+  test -f "$nccl_home/include/nccl.h" && test -f "$nccl_home/include/nccl_device.h"
+  [ "$(readlink "$nccl_home/lib/libnccl.so")" = "libnccl.so.2" ]
+  soname=$(objdump -p "$nccl_home/lib/libnccl.so.2" | awk '/SONAME/ {print $2}')
+  [ "$soname" = "libnccl.so.2" ] || { echo "unexpected shim SONAME '$soname'"; exit 1; }
+  cat > "$prefix/nccl_consumer.c" <<'C'
+#include <stdio.h>
+#include "nccl.h"
+int main(void) {
+  ncclUniqueId id;
+  ncclComm_t comm;
+  int version = 0;
+  float x[4] = {1, 2, 3, 4}, y[4] = {0};
+  if (ncclGetVersion(&version) != ncclSuccess || version != NCCL_VERSION_CODE) return 1;
+  if (ncclGetUniqueId(&id) != ncclSuccess || ncclCommInitRank(&comm, 1, id, 0) != ncclSuccess) return 2;
+  if (ncclAllReduce(x, y, 4, ncclFloat, ncclSum, comm, NULL) != ncclSuccess || y[3] != 4) return 3;
+  if (ncclCommDestroy(comm) != ncclSuccess) return 4;
+  printf("installed libnccl.so.2: NCCL %d, allreduce ok\n", version);
+  return 0;
+}
+C
+  gcc $san_flags "$prefix/nccl_consumer.c" -I"$nccl_home/include" -L"$nccl_home/lib" -lnccl \
+    -Wl,-rpath,"$nccl_home/lib" -o "$prefix/nccl_consumer"
+  env -u LD_LIBRARY_PATH "$prefix/nccl_consumer"
+fi
 # The Python package, beside the library it must find by its relative path
 # (not through TANDEM_LIBRARY or the loader's path); run where a python3 with
 # torch exists and the library is not instrumented (a sanitizer runtime must
