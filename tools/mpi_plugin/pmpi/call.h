@@ -63,9 +63,9 @@ class Call {
     if (cuda() && !(stream = Cuda::get().stream(&error))) return fail(error);
     result = fn(entry_->tdm, stream);
     if (result != tdmSuccess)
-      return fail(error_.empty() ? std::string(tdmGetErrorString(result)) + ": " +
-                                       tdmGetLastError(entry_->tdm)
-                                 : error_);
+      return fail(error_.empty()
+                      ? std::string(tdmGetErrorString(result)) + ": " + tdmGetLastError(entry_->tdm)
+                      : error_);
     if (cuda() && !Cuda::get().synchronize(&error)) return fail(error);
     return MPI_SUCCESS;
   }

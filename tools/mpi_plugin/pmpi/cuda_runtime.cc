@@ -49,8 +49,7 @@ Cuda::Cuda() {
   static Api api{};
   // A copy already in the process first (RTLD_NOLOAD), then any on the path.
   // RTLD_NODELETE: the runtime registers exit handlers that must stay mapped.
-  const char* names[] = {"libcudart.so.13", "libcudart.so.12", "libcudart.so.11.0",
-                         "libcudart.so"};
+  const char* names[] = {"libcudart.so.13", "libcudart.so.12", "libcudart.so.11.0", "libcudart.so"};
   for (int pass = 0; pass < 2 && !handle_; ++pass)
     for (const char* name : names) {
       const int flags = RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE | (pass == 0 ? RTLD_NOLOAD : 0);
@@ -111,7 +110,8 @@ bool Cuda::set_device(int device, std::string* error) {
 }
 
 cudaStream_t Cuda::stream(std::string* error) {
-  if (!stream_ && device_count_ > 0 && !check(api_->stream_create(&stream_), "cudaStreamCreate", error))
+  if (!stream_ && device_count_ > 0 &&
+      !check(api_->stream_create(&stream_), "cudaStreamCreate", error))
     stream_ = nullptr;
   return stream_;
 }

@@ -14,13 +14,13 @@ namespace tdm_pmpi {
 namespace {
 
 constexpr std::array<const char*, static_cast<int>(Coll::kCount)> kCollNames = {
-    "MPI_Allreduce", "MPI_Allgather", "MPI_Reduce_scatter_block", "MPI_Reduce_scatter",
-    "MPI_Alltoall",  "MPI_Bcast",     "MPI_Reduce",               "MPI_Gather",
-    "MPI_Scatter",   "MPI_Barrier"};
+    "MPI_Allreduce",      "MPI_Allgather", "MPI_Reduce_scatter_block",
+    "MPI_Reduce_scatter", "MPI_Alltoall",  "MPI_Bcast",
+    "MPI_Reduce",         "MPI_Gather",    "MPI_Scatter",
+    "MPI_Barrier"};
 constexpr std::array<const char*, static_cast<int>(Route::kCount)> kRouteNames = {
-    "tandem-host", "tandem-cuda",    "staged-host", "mpi-not-initialized",
-    "mpi-intercomm", "mpi-datatype", "mpi-op",      "mpi-count",
-    "mpi-mixed-memory", "mpi-arguments"};
+    "tandem-host",  "tandem-cuda", "staged-host", "mpi-not-initialized", "mpi-intercomm",
+    "mpi-datatype", "mpi-op",      "mpi-count",   "mpi-mixed-memory",    "mpi-arguments"};
 
 struct State {
   std::atomic<bool> active{false};
@@ -97,18 +97,27 @@ struct Known {
 // The Tandem type that reduces `type` as MPI does, by kind and size.
 int reduction_type(MPI_Datatype type, size_t size) {
   // Not MPI_CHAR or MPI_BYTE: MPI allows neither with the arithmetic ops.
-  const Known known[] = {
-      {MPI_SIGNED_CHAR, Kind::kSigned},     {MPI_INT8_T, Kind::kSigned},
-      {MPI_SHORT, Kind::kSigned},           {MPI_INT16_T, Kind::kSigned},
-      {MPI_INT, Kind::kSigned},             {MPI_INT32_T, Kind::kSigned},
-      {MPI_LONG, Kind::kSigned},            {MPI_LONG_LONG, Kind::kSigned},
-      {MPI_LONG_LONG_INT, Kind::kSigned},   {MPI_INT64_T, Kind::kSigned},
-      {MPI_UNSIGNED_CHAR, Kind::kUnsigned}, {MPI_UINT8_T, Kind::kUnsigned},
-      {MPI_UNSIGNED_SHORT, Kind::kUnsigned}, {MPI_UINT16_T, Kind::kUnsigned},
-      {MPI_UNSIGNED, Kind::kUnsigned},      {MPI_UINT32_T, Kind::kUnsigned},
-      {MPI_UNSIGNED_LONG, Kind::kUnsigned}, {MPI_UNSIGNED_LONG_LONG, Kind::kUnsigned},
-      {MPI_UINT64_T, Kind::kUnsigned},      {MPI_FLOAT, Kind::kFloat},
-      {MPI_DOUBLE, Kind::kFloat}};
+  const Known known[] = {{MPI_SIGNED_CHAR, Kind::kSigned},
+                         {MPI_INT8_T, Kind::kSigned},
+                         {MPI_SHORT, Kind::kSigned},
+                         {MPI_INT16_T, Kind::kSigned},
+                         {MPI_INT, Kind::kSigned},
+                         {MPI_INT32_T, Kind::kSigned},
+                         {MPI_LONG, Kind::kSigned},
+                         {MPI_LONG_LONG, Kind::kSigned},
+                         {MPI_LONG_LONG_INT, Kind::kSigned},
+                         {MPI_INT64_T, Kind::kSigned},
+                         {MPI_UNSIGNED_CHAR, Kind::kUnsigned},
+                         {MPI_UINT8_T, Kind::kUnsigned},
+                         {MPI_UNSIGNED_SHORT, Kind::kUnsigned},
+                         {MPI_UINT16_T, Kind::kUnsigned},
+                         {MPI_UNSIGNED, Kind::kUnsigned},
+                         {MPI_UINT32_T, Kind::kUnsigned},
+                         {MPI_UNSIGNED_LONG, Kind::kUnsigned},
+                         {MPI_UNSIGNED_LONG_LONG, Kind::kUnsigned},
+                         {MPI_UINT64_T, Kind::kUnsigned},
+                         {MPI_FLOAT, Kind::kFloat},
+                         {MPI_DOUBLE, Kind::kFloat}};
   for (const Known& k : known) {
     if (k.type != type) continue;
     switch (k.kind) {
@@ -156,13 +165,15 @@ void finalize() {
       unsigned long long total = 0;
       for (auto& n : s.counts[c]) total += n.load();
       if (total == 0) continue;
-      int used = std::snprintf(line, sizeof(line), "tandem_pmpi: rank %d: %s calls %llu:",
-                               s.world_rank, kCollNames[c], total);
+      int used =
+          std::snprintf(line, sizeof(line), "tandem_pmpi: rank %d: %s calls %llu:", s.world_rank,
+                        kCollNames[c], total);
       const char* sep = " ";
       for (size_t r = 0; r < kRouteNames.size(); ++r) {
         const unsigned long long n = s.counts[c][r].load();
         if (n == 0 || used >= static_cast<int>(sizeof(line))) continue;
-        used += std::snprintf(line + used, sizeof(line) - used, "%s%s %llu", sep, kRouteNames[r], n);
+        used +=
+            std::snprintf(line + used, sizeof(line) - used, "%s%s %llu", sep, kRouteNames[r], n);
         sep = ", ";
       }
       text += line;

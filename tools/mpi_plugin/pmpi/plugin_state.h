@@ -32,16 +32,16 @@ enum class Coll {
 // Where a call went: the first three carried or staged by the plugin, the
 // rest passed to MPI unchanged, each for one reason.
 enum class Route {
-  kTandemHost,      // Tandem, host buffers
-  kTandemCuda,      // Tandem, CUDA buffers (on the plugin's stream, waited for)
-  kStagedHost,      // TANDEM_PMPI_STAGE=host: CUDA buffers copied to host for MPI
-  kPassNotInit,     // before MPI_Init or after MPI_Finalize, or the plugin is off
-  kPassIntercomm,   // an intercommunicator (or MPI_COMM_NULL)
-  kPassDatatype,    // not a predefined contiguous datatype, or none Tandem reduces
-  kPassOp,          // not MPI_SUM/PROD/MAX/MIN
-  kPassCount,       // a negative count, or sizes that overflow
-  kPassMixedMemory, // host and CUDA buffers in one call
-  kPassArguments,   // arguments MPI must judge (send and receive sizes differ, bad root)
+  kTandemHost,       // Tandem, host buffers
+  kTandemCuda,       // Tandem, CUDA buffers (on the plugin's stream, waited for)
+  kStagedHost,       // TANDEM_PMPI_STAGE=host: CUDA buffers copied to host for MPI
+  kPassNotInit,      // before MPI_Init or after MPI_Finalize, or the plugin is off
+  kPassIntercomm,    // an intercommunicator (or MPI_COMM_NULL)
+  kPassDatatype,     // not a predefined contiguous datatype, or none Tandem reduces
+  kPassOp,           // not MPI_SUM/PROD/MAX/MIN
+  kPassCount,        // a negative count, or sizes that overflow
+  kPassMixedMemory,  // host and CUDA buffers in one call
+  kPassArguments,    // arguments MPI must judge (send and receive sizes differ, bad root)
   kCount
 };
 

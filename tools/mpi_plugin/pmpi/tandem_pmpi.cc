@@ -26,7 +26,9 @@ const std::byte* at(const void* base, size_t offset) {
 }
 std::byte* at(void* base, size_t offset) { return static_cast<std::byte*>(base) + offset; }
 
-tdmDataType_t tdm_type(const tdm_pmpi::TypeFacts& t) { return static_cast<tdmDataType_t>(t.tdm_type); }
+tdmDataType_t tdm_type(const tdm_pmpi::TypeFacts& t) {
+  return static_cast<tdmDataType_t>(t.tdm_type);
+}
 tdmRedOp_t tdm_op(MPI_Op op) { return static_cast<tdmRedOp_t>(tdm_pmpi::tandem_op(op)); }
 
 }  // namespace
@@ -93,10 +95,9 @@ TDM_PMPI_EXPORT int MPI_Bcast(void* buffer, int count, MPI_Datatype datatype, in
         return tdmBcast(buffer, bytes, tdmUint8, root, c, s);
       });
     case Call::Way::kStaged:
-      return call.stage({}, {buffer, bytes}, is_root, is_root ? 0 : bytes,
-                        [&](const void*, void* host) {
-                          return PMPI_Bcast(host, count, datatype, root, comm);
-                        });
+      return call.stage(
+          {}, {buffer, bytes}, is_root, is_root ? 0 : bytes,
+          [&](const void*, void* host) { return PMPI_Bcast(host, count, datatype, root, comm); });
     default:
       return PMPI_Bcast(buffer, count, datatype, root, comm);
   }
@@ -142,12 +143,11 @@ TDM_PMPI_EXPORT int MPI_Reduce(const void* sendbuf, void* recvbuf, int count, MP
         return tdmReduce(send, recv, count, tdm_type(t), tdm_op(op), root, c, s);
       });
     case Call::Way::kStaged:
-      return call.stage(in_place ? Region{} : Region{sendbuf, bytes},
-                        is_root ? Region{recvbuf, bytes} : Region{}, in_place,
-                        is_root ? bytes : 0, [&](const void* hs, void* hr) {
-                          return PMPI_Reduce(in_place ? MPI_IN_PLACE : hs, hr, count, datatype, op,
-                                             root, comm);
-                        });
+      return call.stage(
+          in_place ? Region{} : Region{sendbuf, bytes}, is_root ? Region{recvbuf, bytes} : Region{},
+          in_place, is_root ? bytes : 0, [&](const void* hs, void* hr) {
+            return PMPI_Reduce(in_place ? MPI_IN_PLACE : hs, hr, count, datatype, op, root, comm);
+          });
     default:
       return PMPI_Reduce(sendbuf, recvbuf, count, datatype, op, root, comm);
   }
@@ -219,8 +219,7 @@ TDM_PMPI_EXPORT int MPI_Gather(const void* sendbuf, int sendcount, MPI_Datatype 
     block = call.bytes(recvcount, call.type(recvtype).size);
     total = call.bytes(recvcount, call.type(recvtype).size, call.size());
     if (!in_place)
-      call.require(call.bytes(sendcount, call.type(sendtype).size) == block,
-                   Route::kPassArguments);
+      call.require(call.bytes(sendcount, call.type(sendtype).size) == block, Route::kPassArguments);
   } else {
     block = call.bytes(sendcount, call.type(sendtype).size);
   }
@@ -255,8 +254,7 @@ TDM_PMPI_EXPORT int MPI_Scatter(const void* sendbuf, int sendcount, MPI_Datatype
     block = call.bytes(sendcount, call.type(sendtype).size);
     total = call.bytes(sendcount, call.type(sendtype).size, call.size());
     if (!in_place)
-      call.require(call.bytes(recvcount, call.type(recvtype).size) == block,
-                   Route::kPassArguments);
+      call.require(call.bytes(recvcount, call.type(recvtype).size) == block, Route::kPassArguments);
   } else {
     block = call.bytes(recvcount, call.type(recvtype).size);
   }
@@ -300,7 +298,8 @@ tdmResult_t reduce_scatter(Call& call, const ReduceScatter& a, tdmComm_t c, cuda
     // wants it at the start (the two do not overlap for rank > 0).
     const tdmResult_t r =
         tdmReduceScatter(a.recvbuf, at(a.recvbuf, a.offset), own_elements, a.type, a.op, c, s);
-    return r != tdmSuccess || a.offset == 0 ? r : call.copy(a.recvbuf, at(a.recvbuf, a.offset), a.own);
+    return r != tdmSuccess || a.offset == 0 ? r
+                                            : call.copy(a.recvbuf, at(a.recvbuf, a.offset), a.own);
   }
   // Blocks of different sizes: the whole reduction, then this rank's part.
   void* whole = call.scratch(a.total);
