@@ -25,7 +25,7 @@ namespace {
 uint64_t g_seed = 0;
 int g_world_rank = 0;
 int g_failures = 0;
-constexpr size_t kGuard = 16;        // elements past each output that must stay poisoned
+constexpr size_t kGuard = 16;            // elements past each output that must stay poisoned
 constexpr unsigned char kPoison = 0x5a;  // no input value has this byte pattern in any type used
 
 void fail(const char* format, ...) {
@@ -198,7 +198,8 @@ void reduce_scatter(const Ctx& c, const std::vector<int>& counts, bool block, bo
   else
     MPI_Reduce_scatter(s, recv.data(), counts.data(), MPI_DOUBLE, MPI_SUM, c.comm);
   recv.resize(in_place ? own + kGuard : recv.size());  // in place, the rest is scratch
-  if (in_place) std::fill_n(reinterpret_cast<unsigned char*>(recv.data() + own), kGuard * 8, kPoison);
+  if (in_place)
+    std::fill_n(reinterpret_cast<unsigned char*>(recv.data() + own), kGuard * 8, kPoison);
   expect_equal(recv, want, c,
                block ? (in_place ? "MPI_Reduce_scatter_block in place" : "MPI_Reduce_scatter_block")
                      : (in_place ? "MPI_Reduce_scatter in place" : "MPI_Reduce_scatter"),
@@ -389,7 +390,8 @@ int main(int argc, char** argv) {
                            : uint64_t(std::chrono::steady_clock::now().time_since_epoch().count());
   PMPI_Bcast(&seed, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
   g_seed = seed;
-  if (g_world_rank == 0) std::printf("pmpi_program: %d ranks, seed %" PRIu64 "\n", world_size, g_seed);
+  if (g_world_rank == 0)
+    std::printf("pmpi_program: %d ranks, seed %" PRIu64 "\n", world_size, g_seed);
 
   const size_t sizes[] = {0, 1, 7, 1000, 70001};
   Ctx world = ctx(MPI_COMM_WORLD, "MPI_COMM_WORLD");

@@ -67,7 +67,9 @@ Call::Way Call::decide(std::initializer_list<Region> regions) {
   if (undecided()) {
     bool host = false, device = false;
     const Cuda& cuda = Cuda::get();
+    empty_ = regions.size() > 0;
     for (const Region& r : regions) {
+      empty_ = empty_ && r.bytes == 0;
       if (r.bytes == 0 || r.ptr == nullptr) continue;
       (cuda.is_device(r.ptr) ? device : host) = true;
     }

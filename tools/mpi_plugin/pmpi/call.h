@@ -43,7 +43,9 @@ class Call {
   TypeFacts reduction(MPI_Datatype datatype, MPI_Op op);
   void require(bool ok, Route otherwise);
   // Host buffers, CUDA buffers, or both (passed to MPI); empty regions do not
-  // count. Then counts the call and says which way it goes.
+  // count. Then counts the call and says which way it goes. When every region
+  // is empty (count 0: the same on every rank, as MPI requires the sizes to
+  // match), run() returns at once, as MPI does; a barrier passes none.
   Way decide(std::initializer_list<Region> regions);
 
   const CommEntry& comm() const { return *entry_; }
@@ -56,6 +58,7 @@ class Call {
   // communicator's error handler, with a sentence on stderr.
   template <typename Fn>
   int run(Fn fn) {
+    if (empty_) return MPI_SUCCESS;
     std::string error;
     tdmResult_t result = tandem_comm(mpi_comm_, *entry_, &error);
     if (result != tdmSuccess) return fail(error);
@@ -100,6 +103,7 @@ class Call {
   MPI_Comm mpi_comm_;
   CommEntry* entry_ = nullptr;
   Route route_ = Route::kCount;  // kCount: not decided yet
+  bool empty_ = false;
   std::string error_;
 };
 
