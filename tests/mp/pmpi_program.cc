@@ -12,6 +12,7 @@
 #include <mpi.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cinttypes>
 #include <cstdarg>
@@ -65,11 +66,20 @@ std::vector<T> poisoned(size_t n) {
   return v;
 }
 
+// Bit-exact comparisons: every expected value is exact, and poison is a bit
+// pattern (as a float it may be any number).
+template <typename T>
+std::array<unsigned char, sizeof(T)> bits(const T& x) {
+  std::array<unsigned char, sizeof(T)> b;
+  std::memcpy(b.data(), &x, sizeof(T));
+  return b;
+}
+
 template <typename T>
 bool is_poison(const T& x) {
-  T p;
-  std::memset(&p, kPoison, sizeof(T));
-  return std::memcmp(&x, &p, sizeof(T)) == 0;
+  std::array<unsigned char, sizeof(T)> p;
+  p.fill(kPoison);
+  return bits(x) == p;
 }
 
 template <typename T>
@@ -85,7 +95,7 @@ template <typename T>
 void expect_equal(const std::vector<T>& got, const std::vector<T>& want, const Ctx& c,
                   const char* what, size_t n) {
   for (size_t i = 0; i < want.size(); ++i)
-    if (std::memcmp(&got[i], &want[i], sizeof(T)) != 0) {
+    if (bits(got[i]) != bits(want[i])) {
       fail("%s on %s, count %zu: element %zu is %g, expected %g", what, c.name, n, i,
            double(got[i]), double(want[i]));
       return;

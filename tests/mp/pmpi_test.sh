@@ -5,6 +5,7 @@
 # (TANDEM_DEBUG=INFO) must show, on every rank, each intercepted collective
 # carried by Tandem, and the calls that must pass through (a vector datatype,
 # MPI_SHORT, a user op, an intercommunicator) passed to MPI for that reason.
+# Last, a Tandem failure must stop the job with the plugin's sentence.
 # Usage: pmpi_test.sh MPIRUN PROGRAM PLUGIN NP
 set -uo pipefail
 mpirun=$1 program=$2 plugin=$3 np=$4
@@ -40,5 +41,16 @@ for ((r = 0; r < np; ++r)); do
   expect "$r" MPI_Allreduce mpi-op         # the user op
   expect "$r" MPI_Allreduce mpi-intercomm
 done
+# A Tandem failure (here: communicator creation refuses a malformed setting)
+# must reach MPI's error handler (abort by default) with the plugin's sentence.
+echo "== with the plugin and TANDEM_SHM_BUFFER_SIZE=lots (must fail)"
+"${run[@]}" -x LD_PRELOAD="$plugin" -x TANDEM_SHM_BUFFER_SIZE=lots "$program" 1 > "$log" 2>&1
+rc=$?
+if [[ $rc == 0 ]]; then
+  echo "FAIL: the program succeeded although Tandem could not make a communicator"; status=1
+elif ! grep -q "^tandem_pmpi: MPI_[A-Za-z_]* on rank [0-9]* of $np failed: .*TANDEM_SHM_BUFFER_SIZE='lots'" "$log"; then
+  echo "FAIL: no sentence from the plugin naming the failure:"; tail -20 "$log"; status=1
+fi
+
 [[ $status == 0 ]] && echo "PASS: results match on $np ranks, and the report shows each collective carried by Tandem"
 exit $status

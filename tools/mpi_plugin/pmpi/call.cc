@@ -56,6 +56,15 @@ TypeFacts Call::type(MPI_Datatype datatype) {
   return facts;
 }
 
+Call::Blocks Call::blocks(int count, MPI_Datatype datatype, bool other, int other_count,
+                          MPI_Datatype other_datatype) {
+  const size_t size = type(datatype).size;
+  Blocks b{bytes(count, size), bytes(count, size, static_cast<size_t>(this->size()))};
+  if (other)  // different datatypes are fine when the bytes agree
+    require(bytes(other_count, type(other_datatype).size) == b.block, Route::kPassArguments);
+  return b;
+}
+
 TypeFacts Call::reduction(MPI_Datatype datatype, MPI_Op op) {
   TypeFacts facts = type(datatype);
   require(facts.tdm_type >= 0, Route::kPassDatatype);

@@ -42,6 +42,14 @@ class Call {
   // A datatype and op Tandem reduces as MPI does.
   TypeFacts reduction(MPI_Datatype datatype, MPI_Op op);
   void require(bool ok, Route otherwise);
+  // Data movement with a block per rank: `count` of `datatype` per block, and
+  // the whole (blocks for every rank); with `other` the other side's count
+  // and datatype, which must come to the same bytes (else MPI judges).
+  struct Blocks {
+    size_t block = 0, total = 0;
+  };
+  Blocks blocks(int count, MPI_Datatype datatype, bool other, int other_count,
+                MPI_Datatype other_datatype);
   // Host buffers, CUDA buffers, or both (passed to MPI); empty regions do not
   // count. Then counts the call and says which way it goes. When every region
   // is empty (count 0: the same on every rank, as MPI requires the sizes to

@@ -158,10 +158,9 @@ TDM_PMPI_EXPORT int MPI_Allgather(const void* sendbuf, int sendcount, MPI_Dataty
                                   MPI_Comm comm) {
   Call call(Coll::kAllgather, "MPI_Allgather", comm);
   const bool in_place = sendbuf == MPI_IN_PLACE;
-  const size_t block = call.bytes(recvcount, call.type(recvtype).size);
-  const size_t total = call.bytes(recvcount, call.type(recvtype).size, call.size());
-  if (!in_place)  // different datatypes are fine when the bytes agree
-    call.require(call.bytes(sendcount, call.type(sendtype).size) == block, Route::kPassArguments);
+  const Call::Blocks blocks = call.blocks(recvcount, recvtype, !in_place, sendcount, sendtype);
+  // Named (not a structured binding): the lambdas below capture them.
+  const size_t block = blocks.block, total = blocks.total;
   const void* send = in_place ? at(recvbuf, block * call.rank()) : sendbuf;
   switch (call.decide({{send, block}, {recvbuf, total}})) {
     case Call::Way::kTandem:
@@ -184,10 +183,8 @@ TDM_PMPI_EXPORT int MPI_Alltoall(const void* sendbuf, int sendcount, MPI_Datatyp
                                  MPI_Comm comm) {
   Call call(Coll::kAlltoall, "MPI_Alltoall", comm);
   const bool in_place = sendbuf == MPI_IN_PLACE;
-  const size_t block = call.bytes(recvcount, call.type(recvtype).size);
-  const size_t total = call.bytes(recvcount, call.type(recvtype).size, call.size());
-  if (!in_place)
-    call.require(call.bytes(sendcount, call.type(sendtype).size) == block, Route::kPassArguments);
+  const Call::Blocks blocks = call.blocks(recvcount, recvtype, !in_place, sendcount, sendtype);
+  const size_t block = blocks.block, total = blocks.total;
   const void* send = in_place ? recvbuf : sendbuf;
   switch (call.decide({{send, total}, {recvbuf, total}})) {
     case Call::Way::kTandem:
@@ -214,15 +211,10 @@ TDM_PMPI_EXPORT int MPI_Gather(const void* sendbuf, int sendcount, MPI_Datatype 
   const bool in_place = sendbuf == MPI_IN_PLACE;
   call.require(is_root || !in_place, Route::kPassArguments);
   // The root knows the block from its receive side; the others from their send side.
-  size_t block = 0, total = 0;
-  if (is_root) {
-    block = call.bytes(recvcount, call.type(recvtype).size);
-    total = call.bytes(recvcount, call.type(recvtype).size, call.size());
-    if (!in_place)
-      call.require(call.bytes(sendcount, call.type(sendtype).size) == block, Route::kPassArguments);
-  } else {
-    block = call.bytes(sendcount, call.type(sendtype).size);
-  }
+  const Call::Blocks blocks =
+      is_root ? call.blocks(recvcount, recvtype, !in_place, sendcount, sendtype)
+              : Call::Blocks{call.bytes(sendcount, call.type(sendtype).size), 0};
+  const size_t block = blocks.block, total = blocks.total;
   const void* send = in_place ? at(recvbuf, block * call.rank()) : sendbuf;
   void* recv = is_root ? recvbuf : nullptr;
   switch (call.decide({{send, block}, {recv, total}})) {
@@ -249,15 +241,10 @@ TDM_PMPI_EXPORT int MPI_Scatter(const void* sendbuf, int sendcount, MPI_Datatype
   const bool is_root = call.rank() == root;
   const bool in_place = recvbuf == MPI_IN_PLACE;
   call.require(is_root || !in_place, Route::kPassArguments);
-  size_t block = 0, total = 0;
-  if (is_root) {
-    block = call.bytes(sendcount, call.type(sendtype).size);
-    total = call.bytes(sendcount, call.type(sendtype).size, call.size());
-    if (!in_place)
-      call.require(call.bytes(recvcount, call.type(recvtype).size) == block, Route::kPassArguments);
-  } else {
-    block = call.bytes(recvcount, call.type(recvtype).size);
-  }
+  const Call::Blocks blocks =
+      is_root ? call.blocks(sendcount, sendtype, !in_place, recvcount, recvtype)
+              : Call::Blocks{call.bytes(recvcount, call.type(recvtype).size), 0};
+  const size_t block = blocks.block, total = blocks.total;
   const void* send = is_root ? sendbuf : nullptr;
   void* recv = in_place ? const_cast<std::byte*>(at(sendbuf, block * call.rank())) : recvbuf;
   switch (call.decide({{send, total}, {recv, block}})) {
