@@ -94,9 +94,12 @@ mpi=(mpirun -np "$np" --bind-to none --oversubscribe -x LD_LIBRARY_PATH -x NCCL_
 binaries=(all_reduce all_gather broadcast reduce_scatter reduce alltoall alltoallv scatter gather sendrecv hypercube)
 variants=("plain|" "graph|-G 10" "register|-R 1" "symmetric|-R 2" "blocking|-z 1" "avg_max|-a 3" "1proc_g2|-g 2" "1proc_t2|-t 2")
 results=()
+: > "$out/results.txt"
 # Exit 0, no nonzero #wrong in any row, and nccl-tests' own verdict line.
 check_log() {
-  awk '/^ *[0-9]+ +[0-9]+ / && NF >= 13 { if (($9 != "0" && $9 != "N/A") || ($NF != "0" && $NF != "N/A")) bad = 1; rows++ }
+  # #wrong is the 4th column from each end of a row's two halves (rows have
+  # 12 fields without a redop column, as hypercube's, 13 with one).
+  awk '/^ *[0-9]+ +[0-9]+ / && NF >= 12 { w = $(NF - 4); if ((w != "0" && w != "N/A") || ($NF != "0" && $NF != "N/A")) bad = 1; rows++ }
        /Out of bounds values : 0 OK/ { ok = 1 }
        END { exit (bad || !ok || rows == 0) }' "$1"
 }
@@ -116,7 +119,8 @@ for variant in "${variants[@]}"; do
     verdict=PASS
     if [[ $rc != 0 ]] || ! check_log "$log"; then verdict=FAIL; status=1; fi
     results+=("$(printf '%-16s %-10s %-12s rc=%-4s %s' "$bin" "$name" "${flags:--}" "$rc" "$verdict")")
-    echo "${results[-1]}"
+    # Written as each run ends, so a run cut short keeps what it found.
+    echo "${results[-1]}" | tee -a "$out/results.txt"
   done
 done
 {
