@@ -35,8 +35,7 @@ Layout checked_layout(const tdmEpConfig_t* config, int nranks) {
   check_range("hidden", config->hidden, 32, kMaxHidden);
   check_range("max_topk", config->max_topk, 1, kMaxTopk);
   if (config->hidden % 32 != 0)
-    throw_error(tdmInvalidArgument, "config->hidden ", config->hidden,
-                " is not a multiple of 32");
+    throw_error(tdmInvalidArgument, "config->hidden ", config->hidden, " is not a multiple of 32");
   if (config->num_experts % nranks != 0)
     throw_error(tdmInvalidArgument, "config->num_experts ", config->num_experts,
                 " is not divisible by the ", nranks, " ranks");

@@ -2,6 +2,8 @@
 // rows, combine rows; fused/ep/layout.h) through the fused layer's Workspace,
 // device-local state beside it (epochs, counters, the handle), and the four
 // kernels of kernels.cu. Nothing here waits on the host after creation.
+#include "fused/ep/ep.h"
+
 #include <cuda_runtime_api.h>
 
 #include <cstring>
@@ -10,7 +12,6 @@
 #include "comm/cuda_side.h"
 #include "device/driver.h"
 #include "device/memory.h"
-#include "fused/ep/ep.h"
 #include "fused/ep/kernels.h"
 #include "fused/workspace.h"
 #include "util/error.h"

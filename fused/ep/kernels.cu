@@ -29,8 +29,8 @@ __device__ __forceinline__ uint32_t epoch_of(const EpDevice& d, int word) {
 
 // Expert of top-k entry k of token t, or -1 when skipped: -1 itself, out of
 // range, or repeated from an earlier k (those two recorded when `record`).
-__device__ __forceinline__ int expert_at(const EpDevice& d, const int64_t* idx, int t, int k,
-                                         int K, bool record) {
+__device__ __forceinline__ int expert_at(const EpDevice& d, const int64_t* idx, int t, int k, int K,
+                                         bool record) {
   const int64_t e = idx[size_t(t) * K + k];
   if (e == -1) return -1;
   if (e < -1 || e >= d.layout.experts) {
@@ -263,9 +263,9 @@ __global__ void __launch_bounds__(kThreads, 1) combine_send(EpDevice d, const ch
   const int parity = epoch & 1;
   const size_t per_expert = lo.rows_per_expert(), row_bytes = lo.combine_row_bytes();
   auto signal = [&](int l, int r) {
-    st_release_sys(reinterpret_cast<uint64_t*>(
-                       d.region[r] + lo.combine_signal(parity, d.rank * L + l)),
-                   uint64_t(epoch));
+    st_release_sys(
+        reinterpret_cast<uint64_t*>(d.region[r] + lo.combine_signal(parity, d.rank * L + l)),
+        uint64_t(epoch));
   };
   if (tid == 0) s_most = 0;
   __syncthreads();
@@ -346,17 +346,17 @@ __global__ void __launch_bounds__(kThreads, 1)
 cudaError_t launch_dispatch_send(const EpDevice& d, const void* x, const int64_t* topk_idx, int T,
                                  int K, const Launch& at) {
   const size_t shared = size_t(d.layout.experts) * sizeof(int);
-  dispatch_send<<<at.blocks, kThreads, shared, at.stream>>>(
-      d, static_cast<const __nv_bfloat16*>(x), topk_idx, T, K);
+  dispatch_send<<<at.blocks, kThreads, shared, at.stream>>>(d, static_cast<const __nv_bfloat16*>(x),
+                                                            topk_idx, T, K);
   return cudaGetLastError();
 }
 
 cudaError_t launch_dispatch_recv(const EpDevice& d, void* recv_x, float* recv_scales,
                                  int32_t* recv_count, const Launch& at) {
-  const int blocks = d.layout.local_experts() < 4 * at.blocks ? d.layout.local_experts()
-                                                               : 4 * at.blocks;
+  const int blocks =
+      d.layout.local_experts() < 4 * at.blocks ? d.layout.local_experts() : 4 * at.blocks;
   dispatch_recv<<<blocks, kThreads, 0, at.stream>>>(d, static_cast<char*>(recv_x), recv_scales,
-                                                   recv_count);
+                                                    recv_count);
   return cudaGetLastError();
 }
 
@@ -368,7 +368,7 @@ cudaError_t launch_combine_send(const EpDevice& d, const void* y, const Launch& 
 cudaError_t launch_combine_recv(const EpDevice& d, const int64_t* topk_idx, const float* weights,
                                 int T, int K, void* out, const Launch& at) {
   combine_recv<<<at.blocks, kThreads, 0, at.stream>>>(d, topk_idx, weights, T, K,
-                                                     static_cast<__nv_bfloat16*>(out));
+                                                      static_cast<__nv_bfloat16*>(out));
   return cudaGetLastError();
 }
 

@@ -42,12 +42,12 @@ struct Layout {
   bool fp8 = false;
 
   TDM_EP_HD constexpr int local_experts() const { return experts / nranks; }
-  TDM_EP_HD constexpr size_t rows_per_expert() const {
-    return size_t(nranks) * size_t(max_tokens);
-  }
+  TDM_EP_HD constexpr size_t rows_per_expert() const { return size_t(nranks) * size_t(max_tokens); }
   TDM_EP_HD constexpr int groups() const { return (hidden + kGroup - 1) / kGroup; }
   // recv_x row and wire payload: fp8 bytes or bf16.
-  TDM_EP_HD constexpr size_t payload_bytes() const { return fp8 ? size_t(hidden) : 2 * size_t(hidden); }
+  TDM_EP_HD constexpr size_t payload_bytes() const {
+    return fp8 ? size_t(hidden) : 2 * size_t(hidden);
+  }
   TDM_EP_HD constexpr size_t scale_bytes() const {
     return fp8 ? round_up(size_t(groups()) * 4, 16) : 0;
   }
@@ -83,7 +83,8 @@ struct Layout {
   }
   TDM_EP_HD constexpr size_t dispatch_row(int parity, int local_expert, int src, int slot) const {
     return dispatch_rows() +
-           (((size_t(parity) * local_experts() + local_expert) * nranks + src) * max_tokens + slot) *
+           (((size_t(parity) * local_experts() + local_expert) * nranks + src) * max_tokens +
+            slot) *
                row_bytes();
   }
   TDM_EP_HD constexpr size_t combine_row(int parity, int token, int k) const {

@@ -48,8 +48,7 @@ void run_combine(ep::Ep& e, const ep::CombineArgs& a) {
 
 }  // namespace
 
-TDM_EXPORT tdmResult_t tdmEpBufferSizeHint(const tdmEpConfig_t* config, int nranks,
-                                           size_t* bytes) {
+TDM_EXPORT tdmResult_t tdmEpBufferSizeHint(const tdmEpConfig_t* config, int nranks, size_t* bytes) {
   return guarded("tdmEpBufferSizeHint", [&] {
     check_not_null(bytes, "bytes");
     *bytes = ep::checked_layout(config, nranks).region_bytes();
@@ -67,10 +66,9 @@ TDM_EXPORT tdmResult_t tdmEpCreate(tdmComm_t comm, const tdmEpConfig_t* config, 
 }
 
 TDM_EXPORT tdmResult_t tdmEpDispatch(tdmEp_t handle, const void* x, const int64_t* topk_idx,
-                                     int num_tokens, int num_topk, void* recv_x,
-                                     float* recv_scales, int32_t* recv_count,
-                                     tdmEpHandle_t* layout_out, tdmEpPhase_t phase,
-                                     cudaStream_t stream) {
+                                     int num_tokens, int num_topk, void* recv_x, float* recv_scales,
+                                     int32_t* recv_count, tdmEpHandle_t* layout_out,
+                                     tdmEpPhase_t phase, cudaStream_t stream) {
   return guarded("tdmEpDispatch", [&] {
     ep::Ep& e = checked(handle);
     const int p = checked_phase(enum_arg(phase));
@@ -89,8 +87,8 @@ TDM_EXPORT tdmResult_t tdmEpDispatch(tdmEp_t handle, const void* x, const int64_
         throw_error(tdmInvalidArgument,
                     "recv_scales is given but the ep's wire is bf16 (pass NULL)");
     }
-    run_dispatch(e, {x, topk_idx, num_tokens, num_topk, recv_x, recv_scales, recv_count, p,
-                     stream});
+    run_dispatch(e,
+                 {x, topk_idx, num_tokens, num_topk, recv_x, recv_scales, recv_count, p, stream});
     if (layout_out) *layout_out = e.handle();
   });
 }
