@@ -16,9 +16,7 @@
 
 namespace tdm::test::ep {
 
-inline float bf16_value(uint16_t bits) {
-  return static_cast<float>(decode(kBfloat16Format, bits));
-}
+inline float bf16_value(uint16_t bits) { return static_cast<float>(decode(kBfloat16Format, bits)); }
 inline uint16_t bf16_bits(float v) { return static_cast<uint16_t>(encode(kBfloat16Format, v)); }
 inline float e4m3_value(uint8_t bits) { return static_cast<float>(decode(kE4m3Format, bits)); }
 

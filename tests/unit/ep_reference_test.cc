@@ -1,11 +1,11 @@
 // tests/common/ep_reference.h, the host reference of the ep GPU test, on
 // values worked out by hand: the per-group scale, the saturating fp8 cast,
 // the power-of-two rounding, the last partial group, the routing rules.
+#include "tests/common/ep_reference.h"
+
 #include <gtest/gtest.h>
 
 #include <vector>
-
-#include "tests/common/ep_reference.h"
 
 namespace tdm::test::ep {
 namespace {
@@ -21,9 +21,9 @@ TEST(EpReference, QuantizesEachGroupByItsOwnAmax) {
   quantize_row(row.data(), 160, false, q.data(), scales);
   EXPECT_FLOAT_EQ(scales[0], 2.0f / 448.0f);
   EXPECT_FLOAT_EQ(scales[1], 0.5f / 448.0f);
-  EXPECT_EQ(q[9], 0xfe);  // -448: S.1111.110
+  EXPECT_EQ(q[9], 0xfe);    // -448: S.1111.110
   EXPECT_EQ(q[140], 0x7e);  // 448
-  EXPECT_EQ(q[3], 0x76);  // 224 = 1.75 * 2^7: exponent field 14, mantissa 110
+  EXPECT_EQ(q[3], 0x76);    // 224 = 1.75 * 2^7: exponent field 14, mantissa 110
   EXPECT_EQ(q[0], 0x00);
 }
 
@@ -36,7 +36,7 @@ TEST(EpReference, TinyGroupsUseTheFloorAndRoundingGivesPowersOfTwo) {
   row[0] = bf16_bits(3.0f);  // 3 / 448 rounds up to 2^-7
   quantize_row(row.data(), 128, true, q.data(), &scale);
   EXPECT_EQ(scale, 1.0f / 128);
-  EXPECT_EQ(e4m3_value(q[0]), 384.0f);  // 3 * 128
+  EXPECT_EQ(e4m3_value(q[0]), 384.0f);                    // 3 * 128
   EXPECT_EQ(dequant_scale(448.0f * 0.25f, true), 0.25f);  // a power of two stays
 }
 

@@ -59,9 +59,9 @@ TEST_F(EpApi, NullArgumentsAreRefused) {
   expect_error(tdmEpCreate(comms_[0], nullptr, &ep), tdmInvalidArgument, "config is NULL");
   expect_error(tdmEpCreate(comms_[0], &c, nullptr), tdmInvalidArgument, "ep is NULL");
   int x = 0;
-  expect_error(tdmEpDispatch(nullptr, &x, nullptr, 1, 1, &x, nullptr, &x, nullptr, TDM_EP_BOTH,
-                             nullptr),
-               tdmInvalidArgument, "ep is NULL");
+  expect_error(
+      tdmEpDispatch(nullptr, &x, nullptr, 1, 1, &x, nullptr, &x, nullptr, TDM_EP_BOTH, nullptr),
+      tdmInvalidArgument, "ep is NULL");
   expect_error(tdmEpCombine(nullptr, &x, nullptr, nullptr, 1, 1, &x, TDM_EP_BOTH, nullptr),
                tdmInvalidArgument, "ep is NULL");
   expect_error(tdmEpGetDeviceError(nullptr), tdmInvalidArgument, "ep is NULL");

@@ -29,7 +29,7 @@ TEST(EpCallOrder, FollowsSendReceiveAndDispatchCombine) {
   o.commit(o.check_combine(TDM_EP_SEND, 5, 2), 5, 2);
   EXPECT_THROW(o.check_dispatch(TDM_EP_BOTH, 5, 2), Error);
   o.commit(o.check_combine(TDM_EP_RECV, 5, 2), 5, 2);
-  o.commit(o.check_combine(TDM_EP_BOTH, 5, 2), 5, 2);  // again on the same dispatch
+  o.commit(o.check_combine(TDM_EP_BOTH, 5, 2), 5, 2);   // again on the same dispatch
   o.commit(o.check_dispatch(TDM_EP_BOTH, 0, 1), 0, 1);  // a new one, T = 0
   EXPECT_EQ(o.stage(), Stage::kDispatched);
 }
