@@ -68,8 +68,9 @@ struct Case {
 };
 std::string describe(const Case& c) {
   return "E " + std::to_string(c.E) + " H " + std::to_string(c.H) + " K " + std::to_string(c.K) +
-         " Tmax " + std::to_string(c.Tmax) + (c.fp8 ? " fp8" : " bf16") + (c.round ? " round" : "") +
-         (c.two_phase ? " two-phase" : " one-call") + (c.routing ? " one-expert" : "");
+         " Tmax " + std::to_string(c.Tmax) + (c.fp8 ? " fp8" : " bf16") +
+         (c.round ? " round" : "") + (c.two_phase ? " two-phase" : " one-call") +
+         (c.routing ? " one-expert" : "");
 }
 
 uint64_t hash(uint64_t seed, uint64_t a, uint64_t b, uint64_t c) {
@@ -150,9 +151,7 @@ template <typename T>
 struct Dev {
   T* p = nullptr;
   size_t n = 0;
-  explicit Dev(size_t count) : n(count) {
-    cudaMalloc(&p, std::max<size_t>(count, 1) * sizeof(T));
-  }
+  explicit Dev(size_t count) : n(count) { cudaMalloc(&p, std::max<size_t>(count, 1) * sizeof(T)); }
   ~Dev() { cudaFree(p); }
   Dev(const Dev&) = delete;
   Dev& operator=(const Dev&) = delete;
@@ -274,8 +273,7 @@ struct Reference {
       std::memcpy(bytes.data(), row, bytes.size());
     }
   }
-  float dequant(const std::vector<uint8_t>& bytes, const std::vector<float>& scales,
-                int ch) const {
+  float dequant(const std::vector<uint8_t>& bytes, const std::vector<float>& scales, int ch) const {
     if (c.fp8) return ref::e4m3_value(bytes[ch]) * scales[ch / 128];
     uint16_t b;
     std::memcpy(&b, &bytes[size_t(ch) * 2], 2);
@@ -293,8 +291,8 @@ struct Reference {
         const float m = float(1 + mine.idx[size_t(t) * c.K + k]);
         for (int ch = 0; ch < c.H; ++ch) row[ch] = ref::bf16_bits(dequant(bytes, scales, ch) * m);
       };
-      ref::combine_row(&mine.idx[size_t(t) * c.K], &mine.w[size_t(t) * c.K], c.K, c.E, c.H, y_of,
-                       y, &out[size_t(t) * c.H]);
+      ref::combine_row(&mine.idx[size_t(t) * c.K], &mine.w[size_t(t) * c.K], c.K, c.E, c.H, y_of, y,
+                       &out[size_t(t) * c.H]);
     }
     return out;
   }
@@ -308,8 +306,9 @@ size_t check_counts_and_out(const Harness& h, const Harness::Call& s, const Refe
   for (int l = 0; l < h.L; ++l) {
     const size_t want = ref::rows_of(g.rank * h.L + l, ref.idx, ref.tokens, h.c.K, h.c.E).size();
     if (size_t(count[l]) != want) {
-      if (!bad++) why = "recv_count[" + std::to_string(l) + "] " + std::to_string(count[l]) +
-                        ", want " + std::to_string(want);
+      if (!bad++)
+        why = "recv_count[" + std::to_string(l) + "] " + std::to_string(count[l]) + ", want " +
+              std::to_string(want);
     }
   }
   const auto want = ref.combined();
@@ -354,8 +353,10 @@ size_t check_dispatch(const Harness& h, const Harness::Call& s, const tdmEpHandl
     std::vector<ref::Source> got;
     int64_t begin = 0;
     for (int r = 0; r < R; ++r) {
-      const int64_t n = std::count_if(want.begin(), want.end(), [&](const ref::Source& x) { return x.rank == r; });
-      if (range[size_t(l) * R + r] != ((begin << 32) | n)) fail("layout_range of expert " + std::to_string(l));
+      const int64_t n = std::count_if(want.begin(), want.end(),
+                                      [&](const ref::Source& x) { return x.rank == r; });
+      if (range[size_t(l) * R + r] != ((begin << 32) | n))
+        fail("layout_range of expert " + std::to_string(l));
       for (int64_t i = begin; i < begin + n; ++i) {
         const size_t at = size_t(l) * h.per_expert + size_t(i);
         if (rank_of[at] != r) fail("src_rank of a row outside its rank's range");
@@ -511,8 +512,7 @@ TEST(Ep, BadInputIsRefusedOrReportedAndChangesNothing) {
   auto& s = *h.slots[0];
   std::vector<uint8_t> host(64);
   auto dispatch = [&](int T, int K, void* recv, float* scales, tdmEpPhase_t p) {
-    return tdmEpDispatch(h.ep, s.x.p, s.idx.p, T, K, recv, scales, s.count.p, nullptr, p,
-                         g_stream);
+    return tdmEpDispatch(h.ep, s.x.p, s.idx.p, T, K, recv, scales, s.count.p, nullptr, p, g_stream);
   };
   expect_error(dispatch(c.Tmax + 1, c.K, s.recv.p, s.scales.p, TDM_EP_BOTH), tdmInvalidArgument,
                "num_tokens 17");
