@@ -25,6 +25,7 @@
 #include "tandem/ep.h"
 #include "tandem/tandem.h"
 #include "tests/common/ep_reference.h"
+#include "tests/common/gpu_checks.h"
 #include "tests/common/seeded_data.h"
 #include "tests/common/world.h"
 
@@ -34,32 +35,6 @@ namespace ref = tdm::test::ep;
 
 tdm::test::GpuWorld g;
 cudaStream_t g_stream = nullptr;
-
-#define CUDA_OK(call)                                                                            \
-  do {                                                                                           \
-    cudaError_t e_ = (call);                                                                     \
-    ASSERT_EQ(e_, cudaSuccess) << #call << ": " << cudaGetErrorString(e_) << " (rank " << g.rank \
-                               << ")";                                                           \
-  } while (0)
-#define TDM_OK(call)                                                                              \
-  do {                                                                                            \
-    tdmResult_t r_ = (call);                                                                      \
-    ASSERT_EQ(r_, tdmSuccess) << #call << ": " << tdmGetLastError(nullptr) << " (rank " << g.rank \
-                              << ")";                                                             \
-  } while (0)
-
-bool all_ok(bool mine) {
-  int v = mine ? 1 : 0, all = 0;
-  if (tdmAllReduce(&v, &all, 1, tdmInt32, tdmMin, g.comm, nullptr) != tdmSuccess) return false;
-  return all == 1;
-}
-
-uint64_t shared_seed() {
-  uint64_t mine = (uint64_t{std::random_device{}()} << 32) ^ std::random_device{}() ^ getpid();
-  uint64_t seed = 0;
-  tdmBroadcast(&mine, &seed, 1, tdmUint64, 0, g.comm, nullptr);
-  return seed;
-}
 
 struct Case {
   int E, H, K, Tmax;
@@ -393,7 +368,7 @@ std::vector<int> tokens_of_call(const Case& c, int call) {
 // output and the last call's rows and handle are checked.
 void run_case(const Case& c, int calls) {
   SCOPED_TRACE(describe(c));
-  const uint64_t seed = shared_seed();
+  const uint64_t seed = tdm::test::shared_seed(g);
   Harness h(c, calls);
   ASSERT_NE(h.ep, nullptr);
   std::vector<Reference> refs;
@@ -410,7 +385,7 @@ void run_case(const Case& c, int calls) {
   bad += check_dispatch(h, *h.slots[calls - 1], handle, refs[calls - 1], why);
   EXPECT_EQ(bad, 0u) << "rank " << g.rank << ": " << why << " (seed " << seed << ")";
   EXPECT_EQ(tdmEpGetDeviceError(h.ep), tdmSuccess) << tdmGetLastError(nullptr);
-  ASSERT_TRUE(all_ok(bad == 0));
+  ASSERT_TRUE(tdm::test::all_ok(g, bad == 0));
 }
 
 TEST(Ep, Sweep) {
@@ -443,7 +418,7 @@ TEST(Ep, CapturedInGraphAndReplayedWithNewRouting) {
     Case c{288, 2048, 8, 64, true};
     c.two_phase = two_phase;
     SCOPED_TRACE(describe(c));
-    const uint64_t seed = shared_seed();
+    const uint64_t seed = tdm::test::shared_seed(g);
     Harness h(c, 1);
     ASSERT_NE(h.ep, nullptr);
     const std::vector<int> T = tokens_of_call(c, 1);
@@ -468,13 +443,13 @@ TEST(Ep, CapturedInGraphAndReplayedWithNewRouting) {
     cudaGraphExecDestroy(exec);
     cudaGraphDestroy(graph);
     EXPECT_EQ(bad, 0u) << "rank " << g.rank << ": " << why;
-    ASSERT_TRUE(all_ok(bad == 0));
+    ASSERT_TRUE(tdm::test::all_ok(g, bad == 0));
   }
 }
 
 TEST(Ep, TwentyRerunsAreBitIdentical) {
   Case c{288, 7168, 8, 128, true};
-  const uint64_t seed = shared_seed();
+  const uint64_t seed = tdm::test::shared_seed(g);
   Harness h(c, 1);
   ASSERT_NE(h.ep, nullptr);
   const std::vector<int> T(g.size, c.Tmax);
@@ -496,7 +471,7 @@ TEST(Ep, TwentyRerunsAreBitIdentical) {
     }
   }
   EXPECT_EQ(bad, 0u) << "rank " << g.rank << ": " << why;
-  ASSERT_TRUE(all_ok(bad == 0));
+  ASSERT_TRUE(tdm::test::all_ok(g, bad == 0));
 }
 
 void expect_error(tdmResult_t got, tdmResult_t code, const char* mentions) {
@@ -530,7 +505,7 @@ TEST(Ep, BadInputIsRefusedOrReportedAndChangesNothing) {
                tdmInvalidUsage, "finished dispatch");
   // Device-checked: an index past E and a repeated expert on rank 0 are
   // skipped and reported; every other row still arrives and combines.
-  const uint64_t seed = shared_seed();
+  const uint64_t seed = tdm::test::shared_seed(g);
   std::vector<int> T(g.size, c.Tmax);
   Reference ref(c, seed, 0, T);
   // Rank 0's inputs, edited in every rank's reference (rank 0 uploads them).
@@ -552,7 +527,7 @@ TEST(Ep, BadInputIsRefusedOrReportedAndChangesNothing) {
   } else {
     EXPECT_EQ(tdmEpGetDeviceError(h.ep), tdmSuccess) << tdmGetLastError(nullptr);
   }
-  ASSERT_TRUE(all_ok(bad == 0));
+  ASSERT_TRUE(tdm::test::all_ok(g, bad == 0));
 }
 
 }  // namespace

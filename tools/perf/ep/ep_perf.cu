@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "graph_time.h"
 #include "nccl_peer.h"
 #include "tandem/ep.h"
 #include "tandem/tandem.h"
@@ -62,41 +63,6 @@ __global__ void fill_random(__nv_bfloat16* p, size_t n, uint64_t seed) {
   for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < n;
        i += size_t(gridDim.x) * blockDim.x)
     p[i] = __float2bfloat16(float(int(tdm::test::fmix64(i + seed) % 2001) - 1000) / 1000.f);
-}
-
-// Median per-call microseconds of `body` (reps calls in one graph), -1 on failure.
-double time_graph(cudaStream_t s, int reps, int replays, const std::function<bool()>& body) {
-  cudaGraph_t graph = nullptr;
-  if (cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal) != cudaSuccess) return -1;
-  bool ok = true;
-  for (int i = 0; i < reps && ok; ++i) ok = body();
-  if (cudaStreamEndCapture(s, &graph) != cudaSuccess || !ok) {
-    cudaGetLastError();
-    if (graph) cudaGraphDestroy(graph);
-    return -1;
-  }
-  cudaGraphExec_t exec = nullptr;
-  if (cudaGraphInstantiate(&exec, graph, 0) != cudaSuccess) return -1;
-  cudaEvent_t t0, t1;
-  cudaEventCreate(&t0);
-  cudaEventCreate(&t1);
-  std::vector<double> us;
-  for (int i = 0; i < replays + 3; ++i) {
-    cudaEventRecord(t0, s);
-    cudaGraphLaunch(exec, s);
-    cudaEventRecord(t1, s);
-    cudaEventSynchronize(t1);
-    float ms = 0;
-    cudaEventElapsedTime(&ms, t0, t1);
-    if (i >= 3) us.push_back(1000.0 * ms / reps);
-  }
-  cudaEventDestroy(t0);
-  cudaEventDestroy(t1);
-  cudaGraphExecDestroy(exec);
-  cudaGraphDestroy(graph);
-  if (cudaGetLastError() != cudaSuccess) return -1;
-  std::sort(us.begin(), us.end());
-  return us[us.size() / 2];
 }
 
 // ---- the all-to-all baseline's kernels (one block per row) ----
@@ -140,8 +106,8 @@ __global__ void pack_combine(const __nv_bfloat16* y, const int64_t* meta, int K,
     for (int k = 0; k < K; ++k) {
       const int64_t e = meta[(size_t(r) * Tmax + t) * K + k];
       if (e < 0 || e / L != rank) continue;
-      acc += 0.5f * __bfloat162float(
-                        y[((e % L) * size_t(R) * Tmax + size_t(r) * Tmax + t) * H + c]);
+      acc +=
+          0.5f * __bfloat162float(y[((e % L) * size_t(R) * Tmax + size_t(r) * Tmax + t) * H + c]);
     }
     send[(size_t(r) * Tmax + t) * H + c] = __float2bfloat16(acc);
   }
@@ -234,9 +200,10 @@ int main(int argc, char** argv) {
       for (int k = 0; k < K; ++k) {
         int64_t e;
         uint64_t n = 0;
-        do e = int64_t(tdm::test::fmix64((uint64_t(g.rank) << 40) ^ (uint64_t(t) << 20) ^
-                                         (uint64_t(k) << 8) ^ n++) %
-                       E);
+        do
+          e = int64_t(tdm::test::fmix64((uint64_t(g.rank) << 40) ^ (uint64_t(t) << 20) ^
+                                        (uint64_t(k) << 8) ^ n++) %
+                      E);
         while (std::find(&h_idx[size_t(t) * K], &h_idx[size_t(t) * K + k], e) !=
                &h_idx[size_t(t) * K + k]);
         h_idx[size_t(t) * K + k] = e;
@@ -249,8 +216,8 @@ int main(int argc, char** argv) {
                            count.as<int32_t>(), nullptr, TDM_EP_BOTH, s) == tdmSuccess;
     };
     auto comb = [&] {
-      return tdmEpCombine(ep, y.p, idx.as<int64_t>(), w.as<float>(), T, K, out.p, TDM_EP_BOTH,
-                          s) == tdmSuccess;
+      return tdmEpCombine(ep, y.p, idx.as<int64_t>(), w.as<float>(), T, K, out.p, TDM_EP_BOTH, s) ==
+             tdmSuccess;
     };
     const double t_disp = time_graph(s, reps, replays, disp);
     const double t_comb = time_graph(s, reps, replays, comb);
@@ -265,24 +232,21 @@ int main(int argc, char** argv) {
           cudaMemcpyAsync(meta_send.as<char>() + size_t(r) * Tmax * K * 8, idx.p,
                           size_t(Tmax) * K * 8, cudaMemcpyDeviceToDevice, s);
         if (!a2a(lib, meta_send.p, meta_recv.p, size_t(Tmax) * K * 8)) return false;
-        pack_dispatch<<<std::max(T, 1), 256, 0, s>>>(x.as<char>(), idx.as<int64_t>(), T, K, L,
-                                                     Tmax, a2a_row, size_t(H) * 2,
-                                                     a2a_send.as<char>());
+        pack_dispatch<<<std::max(T, 1), 256, 0, s>>>(x.as<char>(), idx.as<int64_t>(), T, K, L, Tmax,
+                                                     a2a_row, size_t(H) * 2, a2a_send.as<char>());
         if (!a2a(lib, a2a_send.p, a2a_recv.p, size_t(Tmax) * a2a_row)) return false;
-        unpack_dispatch<<<R * Tmax, 256, 0, s>>>(a2a_recv.as<char>(), meta_recv.as<int64_t>(), K,
-                                                 L, Tmax, R, g.rank, a2a_row,
-                                                 base_recv_x.as<char>());
+        unpack_dispatch<<<R * Tmax, 256, 0, s>>>(a2a_recv.as<char>(), meta_recv.as<int64_t>(), K, L,
+                                                 Tmax, R, g.rank, a2a_row, base_recv_x.as<char>());
         return cudaGetLastError() == cudaSuccess;
       };
     };
     auto a2a_combine = [&](const tandem::perf::PeerLib* lib) {
       return [&, lib] {
-        pack_combine<<<R * Tmax, 256, 0, s>>>(y.as<__nv_bfloat16>(), meta_recv.as<int64_t>(), K,
-                                              L, Tmax, R, g.rank, H,
-                                              a2a_send.as<__nv_bfloat16>());
+        pack_combine<<<R * Tmax, 256, 0, s>>>(y.as<__nv_bfloat16>(), meta_recv.as<int64_t>(), K, L,
+                                              Tmax, R, g.rank, H, a2a_send.as<__nv_bfloat16>());
         if (!a2a(lib, a2a_send.p, a2a_recv.p, size_t(Tmax) * H * 2)) return false;
-        reduce_combine<<<std::max(T, 1), 256, 0, s>>>(a2a_recv.as<__nv_bfloat16>(), R, Tmax, T,
-                                                      H, out.as<__nv_bfloat16>());
+        reduce_combine<<<std::max(T, 1), 256, 0, s>>>(a2a_recv.as<__nv_bfloat16>(), R, Tmax, T, H,
+                                                      out.as<__nv_bfloat16>());
         return cudaGetLastError() == cudaSuccess;
       };
     };
@@ -294,9 +258,9 @@ int main(int argc, char** argv) {
       const double ep_sum = t_disp + t_comb;
       auto ratio = [&](double a, double b) { return a > 0 && b > 0 ? (a + b) / ep_sum : -1.0; };
       std::printf("  %5d %s %s %7.2f %7.2f %s %s %s %s %7.2f %7.2f\n", T, cell(t_disp).c_str(),
-                  cell(t_comb).c_str(), rows * double(wire_row) / 1e6,
-                  rows * double(H) * 2 / 1e6, cell(t_ad).c_str(), cell(t_ac).c_str(),
-                  cell(t_nd).c_str(), cell(t_nc).c_str(), ratio(t_ad, t_ac), ratio(t_nd, t_nc));
+                  cell(t_comb).c_str(), rows * double(wire_row) / 1e6, rows * double(H) * 2 / 1e6,
+                  cell(t_ad).c_str(), cell(t_ac).c_str(), cell(t_nd).c_str(), cell(t_nc).c_str(),
+                  ratio(t_ad, t_ac), ratio(t_nd, t_nc));
       std::fflush(stdout);
     }
     if (T == 128) {
