@@ -49,11 +49,7 @@ tdmResult_t create(const char* function, fused::Kind kind, tdmComm_t comm,
 }
 
 void check_device(const void* p, const char* name) {
-  check_not_null(p, name);
-  if (device::memory_type(p) != device::MemoryType::kCuda)
-    throw_error(tdmInvalidArgument, name,
-                " is not device memory (the fused ops take cudaMalloc "
-                "or tdmMemAlloc buffers)");
+  check_device_buffer(p, name, "the fused ops");
 }
 
 fused::FusedOp& checked_call(tdmFusedOp_t handle, fused::Kind kind, size_t m) {

@@ -29,6 +29,7 @@ struct Registry {
     std::string error;
   };
   std::unordered_map<uint64_t, Pending> pending;
+  std::unordered_map<uint64_t, std::unique_ptr<fused::ep::Ep>> eps;         // by token
 };
 
 Registry& registry() {
@@ -58,44 +59,86 @@ Comm& find_locked(Registry& r, tdmComm_t handle, const char* what) {
   return *it->second;
 }
 
-// The op behind `handle` (r.mutex held), checked, its communicator too.
-fused::FusedOp& live_op(Registry& r, tdmFusedOp_t handle, const char* what) {
+// What the registry owns besides communicators: fused ops and eps, each in
+// its own table, named in the sentences.
+template <typename Object>
+struct Kind;
+template <>
+struct Kind<fused::FusedOp> {
+  static auto& table(Registry& r) { return r.fused_ops; }
+  static constexpr const char* noun = "fused op";
+};
+template <>
+struct Kind<fused::ep::Ep> {
+  static auto& table(Registry& r) { return r.eps; }
+  static constexpr const char* noun = "ep";
+};
+
+// The object behind `handle` (r.mutex held), checked, its communicator too.
+template <typename Object, typename Handle>
+Object& live_object(Registry& r, Handle handle, const char* what) {
+  using K = Kind<Object>;
   if (handle == nullptr) throw_error(tdmInvalidArgument, what, " is NULL");
-  auto it = r.fused_ops.find(token_of(handle));
-  if (it == r.fused_ops.end())
-    throw_error(tdmInvalidArgument, what,
-                " is not a live fused op (already destroyed, or never created)");
-  fused::FusedOp& op = *it->second;
-  if (!r.token_of_comm.count(&op.comm()))
-    throw_error(tdmInvalidUsage, what,
-                "'s communicator was destroyed first; destroy fused ops before their communicator");
-  return op;
+  auto& table = K::table(r);
+  auto it = table.find(token_of(handle));
+  if (it == table.end())
+    throw_error(tdmInvalidArgument, what, " is not a live ", K::noun,
+                " (already destroyed, or never created)");
+  Object& object = *it->second;
+  if (!r.token_of_comm.count(&object.comm()))
+    throw_error(tdmInvalidUsage, what, "'s communicator was destroyed first; destroy ", K::noun,
+                "s before their communicator");
+  return object;
+}
+
+template <typename Handle, typename Object>
+Handle publish_object(std::unique_ptr<Object> object) {
+  const uint64_t token = new_handle_token();
+  Registry& r = registry();
+  std::lock_guard lock(r.mutex);
+  Kind<Object>::table(r).emplace(token, std::move(object));
+  return as_handle<Handle>(token);
+}
+
+template <typename Object, typename Handle>
+Object& checked_object(Handle handle, const char* what) {
+  Registry& r = registry();
+  std::lock_guard lock(r.mutex);
+  return live_object<Object>(r, handle, what);
+}
+
+template <typename Object, typename Handle>
+std::unique_ptr<Object> take_object(Handle handle, const char* what) {
+  Registry& r = registry();
+  std::lock_guard lock(r.mutex);
+  live_object<Object>(r, handle, what);
+  auto& table = Kind<Object>::table(r);
+  auto it = table.find(token_of(handle));
+  std::unique_ptr<Object> owned = std::move(it->second);
+  table.erase(it);
+  return owned;
 }
 
 }  // namespace
 
 tdmFusedOp_t publish(std::unique_ptr<fused::FusedOp> op) {
-  const uint64_t token = new_handle_token();
-  Registry& r = registry();
-  std::lock_guard lock(r.mutex);
-  r.fused_ops.emplace(token, std::move(op));
-  return as_handle<tdmFusedOp_t>(token);
+  return publish_object<tdmFusedOp_t>(std::move(op));
 }
-
 fused::FusedOp& checked(tdmFusedOp_t handle, const char* what) {
-  Registry& r = registry();
-  std::lock_guard lock(r.mutex);
-  return live_op(r, handle, what);
+  return checked_object<fused::FusedOp>(handle, what);
+}
+std::unique_ptr<fused::FusedOp> take(tdmFusedOp_t handle) {
+  return take_object<fused::FusedOp>(handle, "op");
 }
 
-std::unique_ptr<fused::FusedOp> take(tdmFusedOp_t handle) {
-  Registry& r = registry();
-  std::lock_guard lock(r.mutex);
-  live_op(r, handle, "op");
-  auto it = r.fused_ops.find(token_of(handle));
-  std::unique_ptr<fused::FusedOp> owned = std::move(it->second);
-  r.fused_ops.erase(it);
-  return owned;
+tdmEp_t publish(std::unique_ptr<fused::ep::Ep> ep) {
+  return publish_object<tdmEp_t>(std::move(ep));
+}
+fused::ep::Ep& checked(tdmEp_t handle, const char* what) {
+  return checked_object<fused::ep::Ep>(handle, what);
+}
+std::unique_ptr<fused::ep::Ep> take(tdmEp_t handle) {
+  return take_object<fused::ep::Ep>(handle, "ep");
 }
 
 tdmComm_t publish(std::unique_ptr<Comm> comm) {

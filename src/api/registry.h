@@ -12,7 +12,9 @@
 #include <vector>
 
 #include "comm/comm.h"
+#include "fused/ep/ep.h"
 #include "fused/fused_op.h"
+#include "tandem/ep.h"
 #include "tandem/fused.h"
 #include "tandem/tandem.h"
 
@@ -41,6 +43,11 @@ fused::FusedOp& checked(tdmFusedOp_t handle, const char* what = "op");
 // Takes a live op back out of the registry (its communicator must be live:
 // destroying the op frees symmetric memory collectively).
 std::unique_ptr<fused::FusedOp> take(tdmFusedOp_t handle);
+
+// Eps (tandem/ep.h), the same way.
+tdmEp_t publish(std::unique_ptr<fused::ep::Ep> ep);
+fused::ep::Ep& checked(tdmEp_t handle, const char* what = "ep");
+std::unique_ptr<fused::ep::Ep> take(tdmEp_t handle);
 
 // Marks communicators busy for a scope, so abort can wait for the call.
 // Throws when one was destroyed meanwhile (nothing is marked then).

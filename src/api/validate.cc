@@ -17,6 +17,13 @@ void check_not_null(const void* p, const char* name) {
   if (p == nullptr) throw_error(tdmInvalidArgument, name, " is NULL");
 }
 
+void check_device_buffer(const void* p, const char* name, const char* takes) {
+  check_not_null(p, name);
+  if (device::memory_type(p) != device::MemoryType::kCuda)
+    throw_error(tdmInvalidArgument, name, " is not device memory (", takes,
+                " take cudaMalloc or tdmMemAlloc buffers)");
+}
+
 tdmDataType_t checked_type(int type) {
   if (!is_valid_type(type))
     throw_error(tdmInvalidArgument, "datatype ", type, " is not a tdmDataType_t (valid: 0..",

@@ -27,6 +27,9 @@ int enum_arg(const Enum& arg) {
 }
 
 void check_not_null(const void* p, const char* name);
+// Not null and CUDA device memory, or tdmInvalidArgument saying so (`takes`
+// names who takes it in the sentence: "the fused ops").
+void check_device_buffer(const void* p, const char* name, const char* takes);
 // The integer as the enum, or tdmInvalidArgument naming it.
 tdmDataType_t checked_type(int type);
 // Built in, or a live premulsum op of `comm` made for `type`.

@@ -23,6 +23,7 @@
 
 #include "tandem/fused.h"
 #include "tandem/tandem.h"
+#include "tests/common/gpu_checks.h"
 #include "tests/common/seeded_data.h"
 #include "tests/common/world.h"
 
@@ -30,19 +31,6 @@ namespace {
 
 tdm::test::GpuWorld g;
 cudaStream_t g_stream = nullptr;
-
-#define CUDA_OK(call)                                                                            \
-  do {                                                                                           \
-    cudaError_t e_ = (call);                                                                     \
-    ASSERT_EQ(e_, cudaSuccess) << #call << ": " << cudaGetErrorString(e_) << " (rank " << g.rank \
-                               << ")";                                                           \
-  } while (0)
-#define TDM_OK(call)                                                                              \
-  do {                                                                                            \
-    tdmResult_t r_ = (call);                                                                      \
-    ASSERT_EQ(r_, tdmSuccess) << #call << ": " << tdmGetLastError(nullptr) << " (rank " << g.rank \
-                              << ")";                                                             \
-  } while (0)
 
 enum class Op { kAg, kRs, kAr };
 const char* name(Op op) {
@@ -120,19 +108,6 @@ __global__ void check(const T* c, size_t rows, size_t n, size_t k, uint64_t seed
       atomicMax(reinterpret_cast<int*>(worst), __float_as_int(isnan(err) ? 1e30f : err));
     }
   }
-}
-
-bool all_ok(bool mine) {
-  int v = mine ? 1 : 0, all = 0;
-  if (tdmAllReduce(&v, &all, 1, tdmInt32, tdmMin, g.comm, nullptr) != tdmSuccess) return false;
-  return all == 1;
-}
-
-uint64_t shared_seed() {
-  uint64_t mine = (uint64_t{std::random_device{}()} << 32) ^ std::random_device{}() ^ getpid();
-  uint64_t seed = 0;
-  tdmBroadcast(&mine, &seed, 1, tdmUint64, 0, g.comm, nullptr);
-  return seed;
 }
 
 // Device buffers of one case, sized for max_m.
@@ -245,7 +220,7 @@ void run_case(const Case& cs, const std::vector<size_t>& ms, size_t max_m) {
   TDM_OK(create(cs, max_m, &op));
   for (size_t m : ms) {
     SCOPED_TRACE(describe(cs, m));
-    const uint64_t seed = shared_seed();
+    const uint64_t seed = tdm::test::shared_seed(g);
     fill_inputs<T>(cs, buf, m, seed);
     const bool gathered = cs.op == Op::kAg && (m / g.size) % 2 == 1;
     TDM_OK(call(cs, op, buf, m, gathered));
@@ -268,7 +243,7 @@ class Fused : public ::testing::Test {
   void TearDown() override {
     cudaStreamSynchronize(g_stream);
     const bool mine = !HasFailure();
-    if (!all_ok(mine) && mine) ADD_FAILURE() << "this test failed on another rank";
+    if (!tdm::test::all_ok(g, mine) && mine) ADD_FAILURE() << "this test failed on another rank";
   }
 };
 
@@ -338,14 +313,14 @@ TEST_F(Fused, CapturedInGraphAndReplayed) {
       CUDA_OK(cudaGraphInstantiate(&exec, graph, 0));
       for (int replay = 0; replay < 3; ++replay) {
         SCOPED_TRACE(describe(cs, m) + " replay " + std::to_string(replay));
-        const uint64_t seed = shared_seed();
+        const uint64_t seed = tdm::test::shared_seed(g);
         fill_inputs<__half>(cs, buf, m, seed);
         CUDA_OK(cudaGraphLaunch(exec, g_stream));
         float worst = 0;
         EXPECT_EQ((verify<__half>(cs, buf, m, seed, false, &worst)), 0u) << "worst " << worst;
       }
       // An eager call after the replays still agrees with the peers' flags.
-      const uint64_t seed = shared_seed();
+      const uint64_t seed = tdm::test::shared_seed(g);
       fill_inputs<__half>(cs, buf, m, seed);
       TDM_OK(call(cs, fop, buf, m, false));
       float worst = 0;

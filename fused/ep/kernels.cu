@@ -1,0 +1,375 @@
+// The ep's kernels, one per phase (docs/ep.md). All four use 512 threads per
+// block: a thread owns 16 channels of a row (8 threads per 128-channel fp8
+// group, aligned to 8 lanes of a warp), so one pass of a block covers
+// H <= 8192. No kernel waits for another block of its own grid; the receive
+// kernels wait only for peers' signals, under the TANDEM_TIMEOUT deadline.
+#include <cuda_bf16.h>
+#include <cuda_fp8.h>
+
+#include "fused/ep/kernels.h"
+#include "tandem/device/memory_order.cuh"
+
+namespace tdm::fused::ep {
+
+namespace {
+
+using tandem::detail::Deadline;
+using tandem::detail::fence_acq_rel_sys;
+using tandem::detail::ld_acquire_sys;
+using tandem::detail::st_release_sys;
+
+constexpr int kThreads = 512;
+constexpr int kChannels = 16;  // per thread
+constexpr int kWarps = kThreads / 32;
+static_assert(kThreads * kChannels >= kMaxHidden);
+
+__device__ __forceinline__ uint32_t epoch_of(const EpDevice& d, int word) {
+  return d.state[word] + 1;
+}
+
+// Expert of top-k entry k of token t, or -1 when skipped: -1 itself, out of
+// range, or repeated from an earlier k (those two recorded when `record`).
+__device__ __forceinline__ int expert_at(const EpDevice& d, const int64_t* idx, int t, int k, int K,
+                                         bool record) {
+  const int64_t e = idx[size_t(t) * K + k];
+  if (e == -1) return -1;
+  if (e < -1 || e >= d.layout.experts) {
+    if (record) atomicOr_system(d.error, kBadExpert);
+    return -1;
+  }
+  for (int j = 0; j < k; ++j)
+    if (idx[size_t(t) * K + j] == e) {
+      if (record) atomicOr_system(d.error, kRepeatedExpert);
+      return -1;
+    }
+  return static_cast<int>(e);
+}
+
+// Smallest power of two >= v (v positive, normal): exact, the same on the host.
+__device__ __forceinline__ float pow2_ceil(float v) {
+  uint32_t bits = __float_as_uint(v);
+  const uint32_t exponent = bits & 0x7f800000u;
+  bits = (bits & 0x007fffffu) ? exponent + 0x00800000u : exponent;
+  return __uint_as_float(bits);
+}
+
+__device__ __forceinline__ void unpack_bf16x8(const int4& v, float* out) {
+  const auto* h = reinterpret_cast<const __nv_bfloat162*>(&v);
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    const float2 f = __bfloat1622float2(h[i]);
+    out[2 * i] = f.x;
+    out[2 * i + 1] = f.y;
+  }
+}
+
+__device__ __forceinline__ int4 pack_bf16x8(const float* in) {
+  int4 v;
+  auto* h = reinterpret_cast<__nv_bfloat162*>(&v);
+#pragma unroll
+  for (int i = 0; i < 4; ++i) h[i] = __floats2bfloat162_rn(in[2 * i], in[2 * i + 1]);
+  return v;
+}
+
+// The per-16-byte row copy of one warp (rows are 16-byte aligned). Loads
+// bypass L1 (__ldcg): rows that peers wrote into this GPU's memory are
+// coherent in L2, not in an L1 that may still hold an older call's line.
+__device__ __forceinline__ void warp_copy(char* dst, const char* src, size_t bytes, int lane) {
+  const size_t vectors = bytes / 16;
+  for (size_t i = lane; i < vectors; i += 32)
+    reinterpret_cast<int4*>(dst)[i] = __ldcg(reinterpret_cast<const int4*>(src) + i);
+}
+
+// Last block of a receive kernel advances the epoch for the next call; every
+// block read it at its start, before arriving here.
+__device__ __forceinline__ void finish_epoch(const EpDevice& d, int epoch_word, int done_word,
+                                             uint32_t epoch) {
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    __threadfence();
+    if (atomicAdd(&d.state[done_word], 1u) == gridDim.x - 1) {
+      d.state[done_word] = 0;
+      d.state[epoch_word] = epoch;
+    }
+  }
+}
+
+// ---- dispatch ----
+
+__global__ void __launch_bounds__(kThreads, 1)
+    dispatch_send(EpDevice d, const __nv_bfloat16* x, const int64_t* idx, int T, int K) {
+  extern __shared__ int s_rows[];  // [E] rows this rank sends to each expert this call
+  __shared__ int s_expert[kMaxTopk], s_slot[kMaxTopk];
+  const Layout& lo = d.layout;
+  const int tid = threadIdx.x, E = lo.experts, L = lo.local_experts();
+  const uint32_t epoch = epoch_of(d, kDispatchEpoch);
+  const int parity = epoch & 1;
+
+  // Every block counts the rows of every expert (T*K entries, a few loads a
+  // thread), so the last finisher knows the count without waiting.
+  for (int e = tid; e < E; e += kThreads) s_rows[e] = 0;
+  __syncthreads();
+  for (int j = tid; j < T * K; j += kThreads) {
+    const int e = expert_at(d, idx, j / K, j % K, K, false);
+    if (e >= 0) atomicAdd(&s_rows[e], 1);
+  }
+  __syncthreads();
+  auto signal = [&](int e, int rows) {
+    char* peer = d.region[e / L];
+    st_release_sys(reinterpret_cast<uint64_t*>(peer + lo.dispatch_signal(parity, e % L, d.rank)),
+                   dispatch_word(epoch, uint32_t(rows)));
+  };
+  // Experts this rank sends nothing: their signal carries 0 rows.
+  for (int e = blockIdx.x * kThreads + tid; e < E; e += gridDim.x * kThreads)
+    if (s_rows[e] == 0) signal(e, 0);
+
+  const int c0 = tid * kChannels;
+  const bool active = c0 < lo.hidden;
+  for (int t = blockIdx.x; t < T; t += gridDim.x) {
+    if (tid < K) {
+      const int e = expert_at(d, idx, t, tid, K, true);
+      s_expert[tid] = e;
+      s_slot[tid] = e >= 0 ? atomicAdd(&d.slot_counter[e], 1) : 0;
+    }
+    __syncthreads();
+    int4 v0 = make_int4(0, 0, 0, 0), v1 = v0;
+    if (active) {
+      const int4* src = reinterpret_cast<const int4*>(x + size_t(t) * lo.hidden + c0);
+      v0 = src[0];
+      v1 = src[1];
+    }
+    // The wire form of this thread's 16 channels, cast once for all K rows.
+    int4 wire0 = v0, wire1 = v1;
+    float scale_inv = 0.f;
+    if (lo.fp8) {
+      float f[kChannels];
+      unpack_bf16x8(v0, f);
+      unpack_bf16x8(v1, f + 8);
+      float amax = 0.f;
+#pragma unroll
+      for (int i = 0; i < kChannels; ++i) amax = fmaxf(amax, fabsf(f[i]));
+#pragma unroll
+      for (int m = 1; m < 8; m <<= 1) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, m));
+      amax = fmaxf(amax, 1e-4f);
+      float scale;
+      if (d.round_scale) {
+        scale_inv = pow2_ceil(amax / 448.f);
+        scale = 1.f / scale_inv;  // exact: a power of two
+      } else {
+        scale_inv = amax / 448.f;
+        scale = 448.f / amax;
+      }
+      auto* q = reinterpret_cast<__nv_fp8x2_storage_t*>(&wire0);
+#pragma unroll
+      for (int i = 0; i < kChannels / 2; ++i)
+        q[i] = __nv_cvt_float2_to_fp8x2(make_float2(f[2 * i] * scale, f[2 * i + 1] * scale),
+                                        __NV_SATFINITE, __NV_E4M3);
+    }
+    for (int k = 0; k < K; ++k) {
+      const int e = s_expert[k];
+      if (e < 0) continue;
+      char* row = d.region[e / L] + lo.dispatch_row(parity, e % L, d.rank, s_slot[k]);
+      if (active) {
+        if (lo.fp8) {
+          *reinterpret_cast<int4*>(row + c0) = wire0;
+          if (tid % 8 == 0)
+            reinterpret_cast<float*>(row + lo.payload_bytes())[c0 / kGroup] = scale_inv;
+        } else {
+          reinterpret_cast<int4*>(row + 2 * size_t(c0))[0] = wire0;
+          reinterpret_cast<int4*>(row + 2 * size_t(c0))[1] = wire1;
+        }
+      }
+      if (tid == 0)
+        *reinterpret_cast<int4*>(row + lo.payload_bytes() + lo.scale_bytes()) =
+            make_int4(t, k, 0, 0);
+    }
+    __syncthreads();
+    if (tid < K && s_expert[tid] >= 0) {
+      const int e = s_expert[tid];
+      fence_acq_rel_sys();  // the block's stores (ordered by the barrier) before the count
+      const int done = atomicAdd(&d.sent[e], 1) + 1;
+      if (done == s_rows[e]) {
+        fence_acq_rel_sys();  // every block's counted stores before the signal
+        d.slot_counter[e] = 0;
+        d.sent[e] = 0;
+        signal(e, done);
+      }
+    }
+  }
+}
+
+__global__ void __launch_bounds__(kThreads, 1)
+    dispatch_recv(EpDevice d, char* recv_x, float* recv_scales, int32_t* recv_count) {
+  __shared__ int s_count[kMaxRanks], s_begin[kMaxRanks + 1];
+  const Layout& lo = d.layout;
+  const int tid = threadIdx.x, R = lo.nranks, L = lo.local_experts();
+  const uint32_t epoch = epoch_of(d, kDispatchEpoch);
+  const int parity = epoch & 1;
+  const size_t per_expert = lo.rows_per_expert();
+  const int lane = tid % 32, warp = tid / 32;
+  for (int l = blockIdx.x; l < L; l += gridDim.x) {
+    if (tid < R) {
+      const auto* word =
+          reinterpret_cast<const uint64_t*>(d.region[d.rank] + lo.dispatch_signal(parity, l, tid));
+      Deadline deadline(d.timeout_ns, d.timeout_error);
+      uint64_t seen;
+      while (((seen = ld_acquire_sys(word)) >> 32) != epoch) deadline.check();
+      s_count[tid] = int(uint32_t(seen));
+    }
+    __syncthreads();
+    if (tid == 0) {
+      s_begin[0] = 0;
+      for (int r = 0; r < R; ++r) {
+        s_begin[r + 1] = s_begin[r] + s_count[r];
+        d.layout_range[size_t(l) * R + r] = (int64_t(s_begin[r]) << 32) | s_count[r];
+      }
+      recv_count[l] = s_begin[R];
+      d.recv_rows[l] = s_begin[R];
+    }
+    __syncthreads();
+    // One warp per row: payload, scales and the row's handle entry.
+    for (int i = warp; i < s_begin[R]; i += kWarps) {
+      int r = 0;
+      while (i >= s_begin[r + 1]) ++r;
+      const int slot = i - s_begin[r];
+      const char* row = d.region[d.rank] + lo.dispatch_row(parity, l, r, slot);
+      const size_t out_row = size_t(l) * per_expert + i;
+      warp_copy(recv_x + out_row * lo.payload_bytes(), row, lo.payload_bytes(), lane);
+      if (lo.fp8) {
+        const auto* scales = reinterpret_cast<const float*>(row + lo.payload_bytes());
+        for (int g = lane; g < lo.groups(); g += 32)
+          recv_scales[out_row * lo.groups() + g] = __ldcg(scales + g);
+      }
+      if (lane == 0) {
+        const int4 meta =
+            __ldcg(reinterpret_cast<const int4*>(row + lo.payload_bytes() + lo.scale_bytes()));
+        d.src_token[out_row] = meta.x;
+        d.src_k[out_row] = meta.y;
+        d.src_rank[out_row] = r;
+      }
+    }
+    __syncthreads();  // s_count and s_begin are reused by the next expert
+  }
+  finish_epoch(d, kDispatchEpoch, kDispatchDone, epoch);
+}
+
+// ---- combine ----
+
+__global__ void __launch_bounds__(kThreads, 1) combine_send(EpDevice d, const char* y) {
+  __shared__ int s_most;
+  const Layout& lo = d.layout;
+  const int tid = threadIdx.x, R = lo.nranks, L = lo.local_experts();
+  const uint32_t epoch = epoch_of(d, kCombineEpoch);
+  const int parity = epoch & 1;
+  const size_t per_expert = lo.rows_per_expert(), row_bytes = lo.combine_row_bytes();
+  auto signal = [&](int l, int r) {
+    st_release_sys(
+        reinterpret_cast<uint64_t*>(d.region[r] + lo.combine_signal(parity, d.rank * L + l)),
+        uint64_t(epoch));
+  };
+  if (tid == 0) s_most = 0;
+  __syncthreads();
+  for (int l = tid; l < L; l += kThreads) atomicMax(&s_most, d.recv_rows[l]);
+  // Segments with no rows: signalled at once.
+  for (int s = blockIdx.x * kThreads + tid; s < L * R; s += gridDim.x * kThreads)
+    if (uint32_t(d.layout_range[s]) == 0) signal(s / R, s % R);
+  __syncthreads();
+  // Row i of every expert before row i + 1 of any, so one busy expert still
+  // spreads over the warps.
+  const int lane = tid % 32;
+  const int nwarps = gridDim.x * kWarps;
+  for (int w = blockIdx.x * kWarps + tid / 32; w < s_most * L; w += nwarps) {
+    const int l = w % L, i = w / L;
+    if (i >= d.recv_rows[l]) continue;
+    const size_t at = size_t(l) * per_expert + i;
+    const int r = d.src_rank[at], t = d.src_token[at], k = d.src_k[at];
+    warp_copy(d.region[r] + lo.combine_row(parity, t, k), y + at * row_bytes, row_bytes, lane);
+    __syncwarp();
+    if (lane == 0) {
+      fence_acq_rel_sys();
+      const int segment = l * R + r;
+      const int done = atomicAdd(&d.returned[segment], 1) + 1;
+      if (done == int(uint32_t(d.layout_range[segment]))) {
+        fence_acq_rel_sys();
+        d.returned[segment] = 0;
+        signal(l, r);
+      }
+    }
+  }
+}
+
+__global__ void __launch_bounds__(kThreads, 1)
+    combine_recv(EpDevice d, const int64_t* idx, const float* weights, int T, int K,
+                 __nv_bfloat16* out) {
+  __shared__ int s_use[kMaxTopk];
+  __shared__ float s_weight[kMaxTopk];
+  const Layout& lo = d.layout;
+  const int tid = threadIdx.x;
+  const uint32_t epoch = epoch_of(d, kCombineEpoch);
+  const int parity = epoch & 1;
+  // Every expert's rank has finished writing to us (also what lets the next
+  // combine reuse this parity's rows: docs/ep.md, "Reuse without a barrier").
+  for (int e = tid; e < lo.experts; e += kThreads) {
+    const auto* word =
+        reinterpret_cast<const uint64_t*>(d.region[d.rank] + lo.combine_signal(parity, e));
+    Deadline deadline(d.timeout_ns, d.timeout_error);
+    while (ld_acquire_sys(word) != epoch) deadline.check();
+  }
+  __syncthreads();
+  const int vectors = lo.hidden / 8;
+  for (int t = blockIdx.x; t < T; t += gridDim.x) {
+    if (tid < K) {
+      s_use[tid] = expert_at(d, idx, t, tid, K, false) >= 0;
+      s_weight[tid] = weights[size_t(t) * K + tid];
+    }
+    __syncthreads();
+    for (int v = tid; v < vectors; v += kThreads) {
+      float acc[8] = {};
+      for (int k = 0; k < K; ++k) {
+        if (!s_use[k]) continue;
+        const int4 raw = __ldcg(
+            reinterpret_cast<const int4*>(d.region[d.rank] + lo.combine_row(parity, t, k)) + v);
+        float f[8];
+        unpack_bf16x8(raw, f);
+#pragma unroll
+        for (int i = 0; i < 8; ++i) acc[i] = __fmaf_rn(s_weight[k], f[i], acc[i]);
+      }
+      reinterpret_cast<int4*>(out + size_t(t) * lo.hidden)[v] = pack_bf16x8(acc);
+    }
+    __syncthreads();
+  }
+  finish_epoch(d, kCombineEpoch, kCombineDone, epoch);
+}
+
+}  // namespace
+
+cudaError_t launch_dispatch_send(const EpDevice& d, const void* x, const int64_t* topk_idx, int T,
+                                 int K, const Launch& at) {
+  const size_t shared = size_t(d.layout.experts) * sizeof(int);
+  dispatch_send<<<at.blocks, kThreads, shared, at.stream>>>(d, static_cast<const __nv_bfloat16*>(x),
+                                                            topk_idx, T, K);
+  return cudaGetLastError();
+}
+
+cudaError_t launch_dispatch_recv(const EpDevice& d, void* recv_x, float* recv_scales,
+                                 int32_t* recv_count, const Launch& at) {
+  const int blocks =
+      d.layout.local_experts() < 4 * at.blocks ? d.layout.local_experts() : 4 * at.blocks;
+  dispatch_recv<<<blocks, kThreads, 0, at.stream>>>(d, static_cast<char*>(recv_x), recv_scales,
+                                                    recv_count);
+  return cudaGetLastError();
+}
+
+cudaError_t launch_combine_send(const EpDevice& d, const void* y, const Launch& at) {
+  combine_send<<<at.blocks, kThreads, 0, at.stream>>>(d, static_cast<const char*>(y));
+  return cudaGetLastError();
+}
+
+cudaError_t launch_combine_recv(const EpDevice& d, const int64_t* topk_idx, const float* weights,
+                                int T, int K, void* out, const Launch& at) {
+  combine_recv<<<at.blocks, kThreads, 0, at.stream>>>(d, topk_idx, weights, T, K,
+                                                      static_cast<__nv_bfloat16*>(out));
+  return cudaGetLastError();
+}
+
+}  // namespace tdm::fused::ep

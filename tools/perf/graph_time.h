@@ -1,0 +1,53 @@
+// CUDA-graph timing shared by the GPU perf tools (fused_perf, ep_perf):
+// `reps` calls of a body captured in one graph, replayed after warm-up; the
+// figure is the median replay's CUDA-event time divided by reps.
+#ifndef TANDEM_TOOLS_PERF_GRAPH_TIME_H_
+#define TANDEM_TOOLS_PERF_GRAPH_TIME_H_
+
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <functional>
+#include <vector>
+
+namespace {
+
+// Median per-call microseconds of `body` (reps calls captured in one graph),
+// or -1 when the capture or a call failed.
+double time_graph(cudaStream_t s, int reps, int replays, const std::function<bool()>& body) {
+  cudaGraph_t graph = nullptr;
+  if (cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal) != cudaSuccess) return -1;
+  bool ok = true;
+  for (int i = 0; i < reps && ok; ++i) ok = body();
+  if (cudaStreamEndCapture(s, &graph) != cudaSuccess || !ok) {
+    cudaGetLastError();
+    if (graph) cudaGraphDestroy(graph);
+    return -1;
+  }
+  cudaGraphExec_t exec = nullptr;
+  if (cudaGraphInstantiate(&exec, graph, 0) != cudaSuccess) return -1;
+  cudaEvent_t t0, t1;
+  cudaEventCreate(&t0);
+  cudaEventCreate(&t1);
+  std::vector<double> us;
+  for (int i = 0; i < replays + 3; ++i) {
+    cudaEventRecord(t0, s);
+    cudaGraphLaunch(exec, s);
+    cudaEventRecord(t1, s);
+    cudaEventSynchronize(t1);
+    float ms = 0;
+    cudaEventElapsedTime(&ms, t0, t1);
+    if (i >= 3) us.push_back(1000.0 * ms / reps);
+  }
+  cudaEventDestroy(t0);
+  cudaEventDestroy(t1);
+  cudaGraphExecDestroy(exec);
+  cudaGraphDestroy(graph);
+  if (cudaGetLastError() != cudaSuccess) return -1;
+  std::sort(us.begin(), us.end());
+  return us[us.size() / 2];
+}
+
+}  // namespace
+
+#endif  // TANDEM_TOOLS_PERF_GRAPH_TIME_H_
