@@ -29,7 +29,7 @@ struct Registry {
     std::string error;
   };
   std::unordered_map<uint64_t, Pending> pending;
-  std::unordered_map<uint64_t, std::unique_ptr<fused::ep::Ep>> eps;         // by token
+  std::unordered_map<uint64_t, std::unique_ptr<fused::ep::Ep>> eps;  // by token
 };
 
 Registry& registry() {
