@@ -1,5 +1,6 @@
 // Config checks and phase order of an ep (ep.h): no CUDA, so the argument
 // checks behave the same in every build and run in the unit tests.
+#include <cstring>
 #include <string>
 
 #include "fused/ep/ep.h"
@@ -39,7 +40,8 @@ Layout checked_layout(const tdmEpConfig_t* config, int nranks) {
   if (config->num_experts % nranks != 0)
     throw_error(tdmInvalidArgument, "config->num_experts ", config->num_experts,
                 " is not divisible by the ", nranks, " ranks");
-  const int wire = static_cast<int>(config->wire);
+  int wire = 0;  // as bits: any int may come from C (api/validate.h enum_arg)
+  std::memcpy(&wire, &config->wire, sizeof wire);
   if (wire != TDM_EP_WIRE_BF16 && wire != TDM_EP_WIRE_FP8)
     throw_error(tdmInvalidArgument, "config->wire ", wire,
                 " is neither TDM_EP_WIRE_BF16 nor TDM_EP_WIRE_FP8");

@@ -45,6 +45,10 @@ class CudaEp final : public Ep {
         region_(comm, lo.region_bytes() - lo.dispatch_rows(), signal_words(lo)) {
     std::memset(error_.get(), 0, sizeof(int));
     TDM_CUDA(cudaMemset(local_.get(), 0, local_bytes(lo)));
+    // cudaMemset on device memory is asynchronous, on the legacy stream, which
+    // a caller's non-blocking stream does not wait for: the first dispatch
+    // must not read the previous owner's epochs.
+    TDM_CUDA(cudaDeviceSynchronize());
     int device = 0;
     TDM_CUDA(cudaGetDevice(&device));
     TDM_CUDA(cudaDeviceGetAttribute(&sms_, cudaDevAttrMultiProcessorCount, device));

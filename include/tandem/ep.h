@@ -41,7 +41,8 @@
  * top-k is skipped (never written anywhere) and recorded on the device;
  * tdmEpGetDeviceError reports it once the kernel has run.
  *
- * Buffers are device memory (cudaMalloc or tdmMemAlloc); needs every rank on
+ * Buffers are device memory (cudaMalloc or tdmMemAlloc); x, recv_x, y and out
+ * must be 16-byte aligned (rows move in 16-byte vectors). Needs every rank on
  * one host with peer access (NVLink or PCIe P2P) and the CUDA engine.
  */
 #ifndef TANDEM_EP_H_

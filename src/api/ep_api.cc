@@ -1,6 +1,7 @@
 // C entry points of tandem/ep.h. Every host-checkable argument is checked
 // here (sizes, pointers, phase and its order), before anything is enqueued or
 // allocated; the ep itself lives in fused/ep/.
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -17,6 +18,14 @@ using namespace tdm::api;
 namespace ep = tdm::fused::ep;
 
 namespace {
+
+// The kernels move rows with 16-byte vector loads and stores: a sliced
+// pointer off that alignment would fault on the device, so refuse it here.
+void check_aligned16(const void* p, const char* what) {
+  if (p && reinterpret_cast<uintptr_t>(p) % 16 != 0)
+    throw_error(tdmInvalidArgument, what, " must be 16-byte aligned (the kernels move rows in ",
+                "16-byte vectors); got ", p);
+}
 
 constexpr const char* kTakes = "dispatch and combine";
 
@@ -77,10 +86,12 @@ TDM_EXPORT tdmResult_t tdmEpDispatch(tdmEp_t handle, const void* x, const int64_
     if ((p & TDM_EP_SEND) && num_tokens > 0) {
       check_device_buffer(x, "x", kTakes);
       check_device_buffer(topk_idx, "topk_idx", kTakes);
+      check_aligned16(x, "x");
     }
     if (p & TDM_EP_RECV) {
       check_device_buffer(recv_x, "recv_x", kTakes);
       check_device_buffer(recv_count, "recv_count", kTakes);
+      check_aligned16(recv_x, "recv_x");
       if (lo.fp8)
         check_device_buffer(recv_scales, "recv_scales", kTakes);
       else if (recv_scales != nullptr)
@@ -100,11 +111,15 @@ TDM_EXPORT tdmResult_t tdmEpCombine(tdmEp_t handle, const void* y, const int64_t
     ep::Ep& e = checked(handle);
     const int p = checked_phase(enum_arg(phase));
     check_sizes(e.layout(), num_tokens, num_topk);
-    if (p & TDM_EP_SEND) check_device_buffer(y, "y", kTakes);
+    if (p & TDM_EP_SEND) {
+      check_device_buffer(y, "y", kTakes);
+      check_aligned16(y, "y");
+    }
     if ((p & TDM_EP_RECV) && num_tokens > 0) {
       check_device_buffer(topk_idx, "topk_idx", kTakes);
       check_device_buffer(topk_weights, "topk_weights", kTakes);
       check_device_buffer(out, "out", kTakes);
+      check_aligned16(out, "out");
     }
     run_combine(e, {y, topk_idx, topk_weights, num_tokens, num_topk, out, p, stream});
   });

@@ -7,6 +7,7 @@
 // not implement.
 #include <bit>
 #include <cstddef>
+#include <cstring>
 #include <exception>
 #include <string>
 #include <type_traits>
@@ -66,10 +67,18 @@ SHIM_SAME_FIELD(ncclSimInfo_t, tdmSimInfo_t, estimatedTime);
 static_assert(NCCL_VERSION_CODE == 22809, "the shim implements NCCL 2.28.9's API");
 
 // Enums pass as their bits: an out-of-range int from C reaches Tandem's
-// checks (api/validate.h enum_arg) without being loaded as a C++ enum here.
+// checks (api/validate.h enum_arg) without being loaded as a C++ enum here
+// (a load is what UBSan's enum check traps; the bytes are read by memcpy and
+// the int converted, which is not a load).
 template <typename To, typename From>
 To as(const From& value) {
-  return std::bit_cast<To>(value);
+  if constexpr (std::is_enum_v<From>) {
+    std::underlying_type_t<From> bits;
+    std::memcpy(&bits, &value, sizeof bits);
+    return static_cast<To>(bits);
+  } else {
+    return std::bit_cast<To>(value);
+  }
 }
 tdmComm_t as_tdm(ncclComm_t comm) { return reinterpret_cast<tdmComm_t>(comm); }
 tdmComm_t* as_tdm(ncclComm_t* comm) { return reinterpret_cast<tdmComm_t*>(comm); }

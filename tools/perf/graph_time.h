@@ -13,8 +13,11 @@
 namespace {
 
 // Median per-call microseconds of `body` (reps calls captured in one graph),
-// or -1 when the capture or a call failed.
-double time_graph(cudaStream_t s, int reps, int replays, const std::function<bool()>& body) {
+// or -1 when the capture or a call failed. `align`, when given, is enqueued on
+// `s` before each replay's start event (e.g. a tiny allreduce, so every rank's
+// replay starts together and rank 0's time holds no launch skew of a peer).
+double time_graph(cudaStream_t s, int reps, int replays, const std::function<bool()>& body,
+                  const std::function<void()>& align = {}) {
   cudaGraph_t graph = nullptr;
   if (cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal) != cudaSuccess) return -1;
   bool ok = true;
@@ -31,6 +34,7 @@ double time_graph(cudaStream_t s, int reps, int replays, const std::function<boo
   cudaEventCreate(&t1);
   std::vector<double> us;
   for (int i = 0; i < replays + 3; ++i) {
+    if (align) align();
     cudaEventRecord(t0, s);
     cudaGraphLaunch(exec, s);
     cudaEventRecord(t1, s);

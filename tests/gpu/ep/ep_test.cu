@@ -185,11 +185,16 @@ struct Harness {
     if (ep) EXPECT_EQ(tdmEpDestroy(ep), tdmSuccess) << tdmGetLastError(nullptr);
   }
 
+  // On g_stream and waited for: a cudaMemcpy from pageable memory may return
+  // before its DMA lands, and g_stream (non-blocking) is not ordered after
+  // the legacy stream, so the kernels could read half-uploaded routing.
   void upload(int slot, const Inputs& in) {
     Call& s = *slots[slot];
-    cudaMemcpy(s.x.p, in.x.data(), in.x.size() * 2, cudaMemcpyHostToDevice);
-    cudaMemcpy(s.idx.p, in.idx.data(), in.idx.size() * 8, cudaMemcpyHostToDevice);
-    cudaMemcpy(s.w.p, in.w.data(), in.w.size() * 4, cudaMemcpyHostToDevice);
+    CUDA_OK(cudaMemcpyAsync(s.x.p, in.x.data(), in.x.size() * 2, cudaMemcpyHostToDevice, g_stream));
+    CUDA_OK(cudaMemcpyAsync(s.idx.p, in.idx.data(), in.idx.size() * 8, cudaMemcpyHostToDevice,
+                            g_stream));
+    CUDA_OK(cudaMemcpyAsync(s.w.p, in.w.data(), in.w.size() * 4, cudaMemcpyHostToDevice, g_stream));
+    CUDA_OK(cudaStreamSynchronize(g_stream));
   }
 
   // Dispatch, the expert, combine, on g_stream; outputs poisoned first.
@@ -199,6 +204,7 @@ struct Harness {
     cudaMemsetAsync(s.y.p, 0xff, s.y.n * 2, g_stream);
     cudaMemsetAsync(s.out.p, 0xff, s.out.n * 2, g_stream);
     cudaMemsetAsync(s.count.p, 0xff, s.count.n * 4, g_stream);
+    if (c.fp8) cudaMemsetAsync(s.scales.p, 0xff, s.scales.n * 4, g_stream);  // NaN scales
     float* scales = c.fp8 ? s.scales.p : nullptr;
     auto dispatch = [&](tdmEpPhase_t p) {
       return tdmEpDispatch(ep, s.x.p, s.idx.p, T, c.K, s.recv.p, scales, s.count.p, handle, p,
@@ -397,7 +403,7 @@ TEST(Ep, Sweep) {
           Case c{E, H, K, 32};
           c.fp8 = fp8;
           c.round = fp8 && (i % 4 == 1);
-          c.two_phase = (i++ % 2) == 1;
+          c.two_phase = (i++ / 2) % 2 == 1;  // both wires with and without phases
           run_case(c, 4);
         }
 }
@@ -499,6 +505,8 @@ TEST(Ep, BadInputIsRefusedOrReportedAndChangesNothing) {
                "recv_x is not device memory");
   expect_error(dispatch(1, c.K, s.recv.p, nullptr, TDM_EP_BOTH), tdmInvalidArgument,
                "recv_scales is NULL");
+  expect_error(dispatch(1, c.K, reinterpret_cast<char*>(s.recv.p) + 8, s.scales.p, TDM_EP_BOTH),
+               tdmInvalidArgument, "recv_x must be 16-byte aligned");
   expect_error(dispatch(1, c.K, s.recv.p, s.scales.p, TDM_EP_RECV), tdmInvalidUsage,
                "send phase before it");
   expect_error(tdmEpCombine(h.ep, s.y.p, s.idx.p, s.w.p, 1, c.K, s.out.p, TDM_EP_BOTH, g_stream),

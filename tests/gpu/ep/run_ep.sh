@@ -6,7 +6,7 @@
 # Logs under $OUT (or ./gpu-results); a short summary at the end.
 set -uo pipefail
 export NCCL_NVLS_ENABLE=0 NVSHMEM_DISABLE_NVLS=1 TORCH_SYMM_MEM_DISABLE_MULTICAST=1
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 TANDEM_TIMEOUT=${TANDEM_TIMEOUT:-60}
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 TANDEM_TIMEOUT=${TANDEM_TIMEOUT:-15}
 root=$(cd "$(dirname "$0")/../../.." && pwd)
 out=${OUT:-$root/gpu-results}
 build=${BUILD:-$root/build-gpu}

@@ -150,6 +150,12 @@ int main(int argc, char** argv) {
   }
   cudaStream_t s;
   CHECK_CUDA(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+  // Every replay starts after a 1-element allreduce on the stream: the ranks'
+  // replays begin together, so rank 0's figure holds no peer's launch skew.
+  int* align_word = nullptr;
+  CHECK_CUDA(cudaMalloc(&align_word, sizeof(int)));
+  CHECK_CUDA(cudaMemset(align_word, 0, sizeof(int)));
+  auto align = [&] { tdmAllReduce(align_word, align_word, 1, tdmInt32, tdmMax, g.comm, s); };
   const int R = g.size, E = 288, Tmax = 128, H = 7168, K = 8, L = E / R, G = (H + 127) / 128;
   if (E % R) {
     std::fprintf(stderr, "ep_perf needs a rank count dividing 288\n");
@@ -219,8 +225,8 @@ int main(int argc, char** argv) {
       return tdmEpCombine(ep, y.p, idx.as<int64_t>(), w.as<float>(), T, K, out.p, TDM_EP_BOTH, s) ==
              tdmSuccess;
     };
-    const double t_disp = time_graph(s, reps, replays, disp);
-    const double t_comb = time_graph(s, reps, replays, comb);
+    const double t_disp = time_graph(s, reps, replays, disp, align);
+    const double t_comb = time_graph(s, reps, replays, comb, align);
     // The all-to-all exchange, on Tandem (lib == nullptr) or NCCL.
     auto a2a = [&](const tandem::perf::PeerLib* lib, const void* snd, void* rcv, size_t bytes) {
       return lib ? lib->alltoAll(snd, rcv, bytes, tdmUint8, s) == tdmSuccess
@@ -250,10 +256,10 @@ int main(int argc, char** argv) {
         return cudaGetLastError() == cudaSuccess;
       };
     };
-    const double t_ad = time_graph(s, reps, replays, a2a_dispatch(nullptr));
-    const double t_ac = time_graph(s, reps, replays, a2a_combine(nullptr));
-    const double t_nd = peer ? time_graph(s, reps, replays, a2a_dispatch(peer)) : -1;
-    const double t_nc = peer ? time_graph(s, reps, replays, a2a_combine(peer)) : -1;
+    const double t_ad = time_graph(s, reps, replays, a2a_dispatch(nullptr), align);
+    const double t_ac = time_graph(s, reps, replays, a2a_combine(nullptr), align);
+    const double t_nd = peer ? time_graph(s, reps, replays, a2a_dispatch(peer), align) : -1;
+    const double t_nc = peer ? time_graph(s, reps, replays, a2a_combine(peer), align) : -1;
     if (g.rank == 0) {
       const double ep_sum = t_disp + t_comb;
       auto ratio = [&](double a, double b) { return a > 0 && b > 0 ? (a + b) / ep_sum : -1.0; };
@@ -278,6 +284,7 @@ int main(int argc, char** argv) {
   if (device_error != tdmSuccess && g.rank == 0)
     std::printf("# device error: %s\n", tdmGetLastError(nullptr));
   tdmEpDestroy(ep);
+  cudaFree(align_word);
   cudaStreamDestroy(s);
   nccl.reset();
   tdmCommDestroy(g.comm);
