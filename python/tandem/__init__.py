@@ -7,6 +7,7 @@ from ._dtypes import DTYPES, ReduceOp
 from ._lib import TandemError
 from .communicator import Communicator, get_unique_id, group
 from .fused import AgGemm, GemmAr, GemmRs
+from .ep import ExpertParallel, buffer_size_hint
 
 
 def version() -> int:
@@ -19,5 +20,5 @@ def version() -> int:
     return v.value
 
 
-__all__ = ["AgGemm", "Communicator", "DTYPES", "GemmAr", "GemmRs", "ReduceOp", "TandemError",
-           "get_unique_id", "group", "version"]
+__all__ = ["AgGemm", "Communicator", "DTYPES", "ExpertParallel", "GemmAr", "GemmRs", "ReduceOp",
+           "TandemError", "buffer_size_hint", "get_unique_id", "group", "version"]

@@ -52,6 +52,14 @@ class GemmShape(ctypes.Structure):
                 ("dtype", c_int), ("b_transposed", c_int)]
 
 
+class EpConfig(ctypes.Structure):
+    """tdmEpConfig_t of tandem/ep.h."""
+
+    _fields_ = [("size", c_size_t), ("version", ctypes.c_uint), ("num_experts", c_int),
+                ("max_tokens", c_int), ("hidden", c_int), ("max_topk", c_int),
+                ("wire", c_int), ("flags", ctypes.c_uint)]
+
+
 def _candidates() -> list[str]:
     """Where the library may be, in the order the package README documents."""
     env = os.environ.get("TANDEM_LIBRARY")
@@ -120,6 +128,14 @@ _SIGNATURES: dict[str, list] = {
     "tdmGemmRs": [c_void_p, c_void_p, c_void_p, c_void_p, c_size_t, c_void_p],
     "tdmGemmAr": [c_void_p, c_void_p, c_void_p, c_void_p, c_size_t, c_void_p],
     "tdmFusedOpDestroy": [c_void_p],
+    "tdmEpBufferSizeHint": [ctypes.POINTER(EpConfig), c_int, ctypes.POINTER(c_size_t)],
+    "tdmEpCreate": [c_void_p, ctypes.POINTER(EpConfig), ctypes.POINTER(c_void_p)],
+    "tdmEpDispatch": [c_void_p, c_void_p, c_void_p, c_int, c_int, c_void_p, c_void_p, c_void_p,
+                      c_void_p, c_int, c_void_p],
+    "tdmEpCombine": [c_void_p, c_void_p, c_void_p, c_void_p, c_int, c_int, c_void_p, c_int,
+                     c_void_p],
+    "tdmEpGetDeviceError": [c_void_p],
+    "tdmEpDestroy": [c_void_p],
 }
 for _name, _args in _SIGNATURES.items():
     _fn = getattr(lib, _name)

@@ -244,6 +244,29 @@ class Misuse(unittest.TestCase):
         with self.assertRaises(ValueError):
             tandem.GemmAr(COMM, 64, 32, 16, torch.float32)
 
+    def test_expert_parallel_needs_cuda(self) -> None:
+        # tdmEpBufferSizeHint checks the config as tdmEpCreate does; create
+        # refuses a communicator without the CUDA engine, naming CUDA.
+        E = 8 * COMM.size  # divisible by the ranks
+        small = tandem.buffer_size_hint(E, 16, 256, 2, COMM.size)
+        large = tandem.buffer_size_hint(E, 64, 256, 2, COMM.size)
+        self.assertGreater(small, 0)
+        self.assertGreater(large, small)  # more tokens per call, more buffer
+        # fp8 rows carry half the payload (plus scales): a smaller buffer.
+        self.assertLess(tandem.buffer_size_hint(E, 16, 256, 2, COMM.size, wire="fp8"), small)
+        with self.assertRaises(tandem.TandemError) as ctx:
+            tandem.buffer_size_hint(E, 16, 250, 2, COMM.size)  # not a multiple of 32
+        self.assertEqual(ctx.exception.name, "tdmInvalidArgument")
+        self.assertIn("hidden", ctx.exception.message)
+        with self.assertRaises(ValueError):
+            tandem.buffer_size_hint(E, 16, 256, 2, COMM.size, wire="fp16")
+        if COMM.device.type != "cpu":
+            self.skipTest("the communicator has a GPU: tests/gpu covers dispatch and combine")
+        with self.assertRaises(tandem.TandemError) as ctx:
+            tandem.ExpertParallel(COMM, E, 16, 256, 2)
+        self.assertEqual(ctx.exception.name, "tdmInvalidUsage")
+        self.assertIn("CUDA", ctx.exception.message)
+
     def test_destroyed(self) -> None:
         c = tandem.Communicator(0)
         c._handle = None
