@@ -36,6 +36,11 @@ log=$out/gpu_tests.log
 if [[ ${NO_GPU_TESTS:-0} != 1 ]]; then
   ctest --output-on-failure -L gpu -E "np4|np8" >> "$log" 2>&1 || status=1
   grep -E "tests passed|Failed|\*\*\*" "$log" | tail -12
+  # The Python package on CUDA tensors (the machine's python3 has torch).
+  (cd "$root/tests/gpu/python" && PYTHONPATH=$build/python PYTHONDONTWRITEBYTECODE=1 \
+    timeout 300 "$build/bin/tandemrun" -n 2 -- python3 -m unittest -v cuda_test) \
+    > "$out/python_cuda.log" 2>&1 || status=1
+  grep -E "^(OK|FAILED)|Error|Fail" "$out/python_cuda.log" | head -12
 fi
 [[ ${NO_BENCH:-0} == 1 ]] || bash "$root/tests/gpu/bench.sh" || status=1
 if [[ ${SKIP_NP48:-0} != 1 ]]; then
