@@ -197,8 +197,9 @@ std::string real_string(double v) {
   char buf[64];
   if (std::fabs(v) < 1e15 && v == static_cast<double>(static_cast<long long>(v)))
     std::snprintf(buf, sizeof(buf), "%lld", static_cast<long long>(v));
-  else
-    std::snprintf(buf, sizeof(buf), "%g", v);
+  else  // the shortest text that reads back as the same double: peers must
+        // deserialize exactly what was serialized (%g kept 6 digits)
+    *std::to_chars(buf, buf + sizeof(buf) - 1, v).ptr = '\0';
   return buf;
 }
 
