@@ -46,9 +46,13 @@ class AgGemm final : public OpBase {
       scratch_ = device::device_alloc(shape.max_m * shape.k * elem_);
     // Tune the GEMMs of max_m now (a call may be captured in a graph). Auto
     // fuses when its pieces beat the whole GEMM plus the allgather.
+    // The whole GEMM is tuned where something uses it: the sequential pair,
+    // and the automatic first-piece size (its time per row).
     const size_t max_m = shape.max_m, rows = max_m / nranks_;
-    const double t_whole = gemm_.prepare(max_m, false);
-    us_per_row_ = t_whole / static_cast<double>(max_m);
+    const bool first_from_time = nranks_ == 2 && settings_.ag_first_rows == 0;
+    const double t_whole =
+        settings_.mode != Mode::kFused || first_from_time ? gemm_.prepare(max_m, false) : 0;
+    if (t_whole > 0) us_per_row_ = t_whole / static_cast<double>(max_m);
     double fused = 0;
     if (settings_.mode != Mode::kSequential) {
       fused = nranks_ * gemm_.prepare(rows, false) + 5.0 * nranks_;
