@@ -160,3 +160,29 @@ def check(result: int, comm: Optional[int] = None) -> None:
 def call(fn: Callable[..., int], *args, comm: Optional[int] = None) -> None:
     """Calls one C function and raises on failure."""
     check(fn(*args), comm)
+
+
+class CollectiveHandle:
+    """A C object made and destroyed collectively (a fused op, an ep): the
+    subclass sets _ptr at creation; destroy() (also on leaving a with block)
+    runs the C destroy call once, before the communicator's destroy."""
+
+    _destroy_fn = ""  # the C destroy call
+    _what = ""        # what it is, for the error after destroy
+    _ptr: Optional[int] = None
+
+    def destroy(self) -> None:
+        if self._ptr is not None:
+            ptr, self._ptr = self._ptr, None
+            call(getattr(lib, self._destroy_fn), ptr)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.destroy()
+
+    def _handle(self) -> int:
+        if self._ptr is None:
+            raise ValueError(f"tandem: the {self._what} was destroyed")
+        return self._ptr

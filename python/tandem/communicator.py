@@ -174,9 +174,13 @@ class Communicator:
                                  f"bound to {dev}")
         return dtype_code(t.dtype)
 
-    def _same_place(self, a: torch.Tensor, b: torch.Tensor) -> None:
-        if a.device != b.device:
-            raise ValueError(f"tandem: tensors on {a.device} and {b.device}; use one device")
+    def _output(self, tensor: torch.Tensor, out: torch.Tensor, numel: int) -> torch.Tensor:
+        """out checked against the input: tensor's dtype, numel elements, same device."""
+        self._check("out", out, tensor.dtype, numel)
+        if tensor.device != out.device:
+            raise ValueError(f"tandem: tensors on {tensor.device} and {out.device}; "
+                             "use one device")
+        return out
 
     @staticmethod
     def _stream(t: torch.Tensor) -> Optional[int]:
@@ -192,9 +196,7 @@ class Communicator:
         """Reduces over all ranks; in place unless out is given. Returns the result."""
         dt = self._check("tensor", tensor)
         code = op_code(op)
-        out = tensor if out is None else out
-        self._check("out", out, tensor.dtype, tensor.numel())
-        self._same_place(tensor, out)
+        out = self._output(tensor, tensor if out is None else out, tensor.numel())
         self._run(lib.tdmAllReduce, (tensor, out),
                   tensor.data_ptr(), out.data_ptr(), tensor.numel(), dt,
                   code, self.handle, self._stream(tensor))
@@ -209,8 +211,7 @@ class Communicator:
         size = self.size
         if out is None:
             out = torch.empty((size, *tensor.shape), dtype=tensor.dtype, device=tensor.device)
-        self._check("out", out, tensor.dtype, size * tensor.numel())
-        self._same_place(tensor, out)
+        self._output(tensor, out, size * tensor.numel())
         self._run(lib.tdmAllGather, (tensor, out),
                   tensor.data_ptr(), out.data_ptr(), tensor.numel(), dt,
                   self.handle, self._stream(tensor))
@@ -232,8 +233,7 @@ class Communicator:
             shape = ((tensor.shape[0] // size, *tensor.shape[1:])
                      if tensor.dim() > 0 and tensor.shape[0] % size == 0 else (n,))
             out = torch.empty(shape, dtype=tensor.dtype, device=tensor.device)
-        self._check("out", out, tensor.dtype, n)
-        self._same_place(tensor, out)
+        self._output(tensor, out, n)
         self._run(lib.tdmReduceScatter, (tensor, out),
                   tensor.data_ptr(), out.data_ptr(), n, dt, code,
                   self.handle, self._stream(tensor))
@@ -243,9 +243,7 @@ class Communicator:
                   out: Optional[torch.Tensor] = None) -> torch.Tensor:
         """Root's tensor to every rank; in place unless out is given."""
         dt = self._check("tensor", tensor)
-        out = tensor if out is None else out
-        self._check("out", out, tensor.dtype, tensor.numel())
-        self._same_place(tensor, out)
+        out = self._output(tensor, tensor if out is None else out, tensor.numel())
         self._run(lib.tdmBroadcast, (tensor, out),
                   tensor.data_ptr(), out.data_ptr(), tensor.numel(), dt,
                   root, self.handle, self._stream(tensor))
@@ -256,9 +254,7 @@ class Communicator:
         """Reduces into root's out (in place by default); other ranks' out is untouched."""
         dt = self._check("tensor", tensor)
         code = op_code(op)
-        out = tensor if out is None else out
-        self._check("out", out, tensor.dtype, tensor.numel())
-        self._same_place(tensor, out)
+        out = self._output(tensor, tensor if out is None else out, tensor.numel())
         self._run(lib.tdmReduce, (tensor, out),
                   tensor.data_ptr(), out.data_ptr(), tensor.numel(), dt, code,
                   root, self.handle, self._stream(tensor))
@@ -273,9 +269,8 @@ class Communicator:
         if tensor.numel() % size:
             raise ValueError(f"tandem: all_to_all needs a multiple of {size} elements, "
                              f"got {tensor.numel()}")
-        out = torch.empty_like(tensor) if out is None else out
-        self._check("out", out, tensor.dtype, tensor.numel())
-        self._same_place(tensor, out)
+        out = self._output(tensor, torch.empty_like(tensor) if out is None else out,
+                           tensor.numel())
         self._run(lib.tdmAlltoAll, (tensor, out),
                   tensor.data_ptr(), out.data_ptr(), tensor.numel() // size,
                   dt, self.handle, self._stream(tensor))

@@ -14,7 +14,7 @@ from typing import Optional
 
 import torch
 
-from ._lib import EpConfig, call, lib
+from ._lib import CollectiveHandle, EpConfig, call, lib
 
 _PHASES = {"send": 1, "recv": 2, "both": 3}
 _WIRES = {"bf16": 0, "fp8": 1}
@@ -39,9 +39,12 @@ def buffer_size_hint(num_experts: int, max_tokens: int, hidden: int, max_topk: i
     return out.value
 
 
-class ExpertParallel:
+class ExpertParallel(CollectiveHandle):
     """num_experts E over the communicator's R ranks (E/R local experts each);
     at most max_tokens tokens per rank and call, hidden H, top-k up to max_topk."""
+
+    _destroy_fn = "tdmEpDestroy"
+    _what = "ExpertParallel"
 
     def __init__(self, comm, num_experts: int, max_tokens: int, hidden: int, max_topk: int,
                  wire: str = "bf16", round_scale: bool = False) -> None:
@@ -51,26 +54,9 @@ class ExpertParallel:
         cfg = _config(num_experts, max_tokens, hidden, max_topk, wire, round_scale)
         ep = ctypes.c_void_p()
         call(lib.tdmEpCreate, comm.handle, ctypes.byref(cfg), ctypes.byref(ep), comm=comm.handle)
-        self._ep: Optional[int] = ep.value
+        self._ptr = ep.value
         self.local_experts = num_experts // comm.size
         self.rows_per_expert = comm.size * max_tokens
-
-    def destroy(self) -> None:
-        """tdmEpDestroy (collective); before the communicator's destroy."""
-        if self._ep is not None:
-            ep, self._ep = self._ep, None
-            call(lib.tdmEpDestroy, ep)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.destroy()
-
-    def _handle(self) -> int:
-        if self._ep is None:
-            raise ValueError("tandem: the ExpertParallel was destroyed")
-        return self._ep
 
     @staticmethod
     def _cuda(name: str, t: torch.Tensor, dtype: torch.dtype, shape: tuple) -> None:

@@ -12,13 +12,15 @@ from typing import Optional
 import torch
 
 from ._dtypes import dtype_code
-from ._lib import GemmShape, call, lib
+from ._lib import CollectiveHandle, GemmShape, call, lib
 
 _FUSED_DTYPES = (torch.bfloat16, torch.float16)
 
 
-class _FusedOp:
+class _FusedOp(CollectiveHandle):
     _create = ""
+    _destroy_fn = "tdmFusedOpDestroy"
+    _what = "fused op"
 
     def __init__(self, comm, max_m: int, n: int, k: int, dtype: torch.dtype,
                  b_transposed: bool = False) -> None:
@@ -34,24 +36,7 @@ class _FusedOp:
         op = ctypes.c_void_p()
         call(getattr(lib, self._create), comm.handle, ctypes.byref(shape), ctypes.byref(op),
              comm=comm.handle)
-        self._op: Optional[int] = op.value
-
-    def destroy(self) -> None:
-        """tdmFusedOpDestroy (collective); before the communicator's destroy."""
-        if self._op is not None:
-            op, self._op = self._op, None
-            call(lib.tdmFusedOpDestroy, op)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.destroy()
-
-    def _handle(self) -> int:
-        if self._op is None:
-            raise ValueError("tandem: the fused op was destroyed")
-        return self._op
+        self._ptr = op.value
 
     def _check(self, name: str, t: torch.Tensor, shape: tuple) -> None:
         if not isinstance(t, torch.Tensor) or not t.is_cuda:
@@ -103,40 +88,38 @@ class AgGemm(_FusedOp):
         return out
 
 
-class GemmRs(_FusedOp):
-    """C_shard[m/size, n] = ReduceScatter_rows(A[m, k] @ B) (row-parallel linear)."""
+class _RowParallel(_FusedOp):
+    """A[m, k] @ B reduced over ranks: each rank keeps its m/size rows of C
+    (_sharded, GEMM-RS) or all of them (GEMM-AR)."""
 
-    _create = "tdmGemmRsCreate"
+    _sharded = True
+    _run = ""
 
     def __call__(self, a: torch.Tensor, b: torch.Tensor,
                  out: Optional[torch.Tensor] = None) -> torch.Tensor:
         m = a.shape[0] if a.dim() == 2 else -1
-        self._m(m, True)
+        self._m(m, self._sharded)
         self._check("a", a, (m, self.k))
         self._check("b", b, self._b_shape())
-        rows = m // self.comm.size
+        rows = m // self.comm.size if self._sharded else m
         if out is None:
             out = torch.empty((rows, self.n), dtype=self.dtype, device=a.device)
         self._check("out", out, (rows, self.n))
-        call(lib.tdmGemmRs, self._handle(), a.data_ptr(), b.data_ptr(), out.data_ptr(), m,
-             self._stream(a), comm=self.comm.handle)
+        call(getattr(lib, self._run), self._handle(), a.data_ptr(), b.data_ptr(), out.data_ptr(),
+             m, self._stream(a), comm=self.comm.handle)
         return out
 
 
-class GemmAr(_FusedOp):
+class GemmRs(_RowParallel):
+    """C_shard[m/size, n] = ReduceScatter_rows(A[m, k] @ B) (row-parallel linear)."""
+
+    _create = "tdmGemmRsCreate"
+    _run = "tdmGemmRs"
+
+
+class GemmAr(_RowParallel):
     """C[m, n] = AllReduce(A[m, k] @ B) (row-parallel linear, decode sizes)."""
 
     _create = "tdmGemmArCreate"
-
-    def __call__(self, a: torch.Tensor, b: torch.Tensor,
-                 out: Optional[torch.Tensor] = None) -> torch.Tensor:
-        m = a.shape[0] if a.dim() == 2 else -1
-        self._m(m, False)
-        self._check("a", a, (m, self.k))
-        self._check("b", b, self._b_shape())
-        if out is None:
-            out = torch.empty((m, self.n), dtype=self.dtype, device=a.device)
-        self._check("out", out, (m, self.n))
-        call(lib.tdmGemmAr, self._handle(), a.data_ptr(), b.data_ptr(), out.data_ptr(), m,
-             self._stream(a), comm=self.comm.handle)
-        return out
+    _run = "tdmGemmAr"
+    _sharded = False

@@ -5,6 +5,7 @@
 #include <dlfcn.h>
 
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
@@ -343,6 +344,15 @@ std::unique_ptr<PeerLib> openNccl(tdmComm_t tandem) {
   auto nccl = std::make_unique<Nccl>();
   nccl->open(tandem);
   return nccl;
+}
+
+std::unique_ptr<PeerLib> openNcclIfAvailable(tdmComm_t tandem, int rank) {
+  try {
+    return openNccl(tandem);
+  } catch (const std::exception& e) {
+    if (rank == 0) std::printf("# NCCL not available: %s\n", e.what());
+    return nullptr;
+  }
 }
 
 }  // namespace tandem::perf

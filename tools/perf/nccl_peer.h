@@ -27,6 +27,10 @@ class PeerLib : public Lib {
 // rank when any rank fails to load it.
 std::unique_ptr<PeerLib> openNccl(tdmComm_t tandem);
 
+// openNccl for tools whose NCCL columns are optional (fused_perf, ep_perf):
+// null when NCCL cannot be loaded, and rank `rank` 0 says why.
+std::unique_ptr<PeerLib> openNcclIfAvailable(tdmComm_t tandem, int rank);
+
 }  // namespace tandem::perf
 
 #endif  // TANDEM_TOOLS_PERF_NCCL_PEER_H_

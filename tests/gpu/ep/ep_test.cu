@@ -24,6 +24,7 @@
 
 #include "tandem/ep.h"
 #include "tandem/tandem.h"
+#include "tests/common/api_checks.h"
 #include "tests/common/ep_reference.h"
 #include "tests/common/gpu_checks.h"
 #include "tests/common/seeded_data.h"
@@ -480,11 +481,7 @@ TEST(Ep, TwentyRerunsAreBitIdentical) {
   ASSERT_TRUE(tdm::test::all_ok(g, bad == 0));
 }
 
-void expect_error(tdmResult_t got, tdmResult_t code, const char* mentions) {
-  EXPECT_EQ(got, code);
-  const std::string error = tdmGetLastError(nullptr);
-  EXPECT_NE(error.find(mentions), std::string::npos) << "error was: " << error;
-}
+using tdm::test::expect_error;
 
 TEST(Ep, BadInputIsRefusedOrReportedAndChangesNothing) {
   Case c{8, 2048, 4, 16, true};

@@ -23,6 +23,7 @@
 
 #include "tandem/fused.h"
 #include "tandem/tandem.h"
+#include "tests/common/api_checks.h"
 #include "tests/common/gpu_checks.h"
 #include "tests/common/seeded_data.h"
 #include "tests/common/world.h"
@@ -344,28 +345,25 @@ TEST_F(Fused, BadInputIsRefusedAndTouchesNothing) {
   TDM_OK(create(Case{Op::kAr, tdmBfloat16, false, 16, 32}, max_m, &ar));
   CUDA_OK(cudaMemset(buf.c, 0x7b, max_m * cs.n * 2));
   std::vector<char> host(64);
-  auto expect = [&](tdmResult_t got, tdmResult_t code, const char* mentions) {
-    EXPECT_EQ(got, code);
-    const std::string error = tdmGetLastError(nullptr);
-    EXPECT_NE(error.find(mentions), std::string::npos) << error;
-  };
-  expect(tdmAgGemm(ag, buf.a, buf.b, buf.c, nullptr, max_m + n, g_stream), tdmInvalidArgument,
-         "above the op's max_m");
+  tdm::test::expect_error(tdmAgGemm(ag, buf.a, buf.b, buf.c, nullptr, max_m + n, g_stream),
+                          tdmInvalidArgument, "above the op's max_m");
   if (n > 1)
-    expect(tdmAgGemm(ag, buf.a, buf.b, buf.c, nullptr, n + 1, g_stream), tdmInvalidArgument,
-           "not divisible");
-  expect(tdmAgGemm(ag, host.data(), buf.b, buf.c, nullptr, n, g_stream), tdmInvalidArgument,
-         "a_shard is not device memory");
-  expect(tdmAgGemm(ag, buf.a, nullptr, buf.c, nullptr, n, g_stream), tdmInvalidArgument,
-         "b is NULL");
-  expect(tdmAgGemm(ag, buf.a, buf.b, buf.c, host.data(), n, g_stream), tdmInvalidArgument,
-         "a_gathered is not device memory");
-  expect(tdmGemmRs(ag, buf.a, buf.b, buf.c, n, g_stream), tdmInvalidArgument, "not GEMM-RS");
-  expect(tdmGemmAr(ar, buf.a, buf.b, buf.c, max_m + 1, g_stream), tdmInvalidArgument,
-         "above the op's max_m");
+    tdm::test::expect_error(tdmAgGemm(ag, buf.a, buf.b, buf.c, nullptr, n + 1, g_stream),
+                            tdmInvalidArgument, "not divisible");
+  tdm::test::expect_error(tdmAgGemm(ag, host.data(), buf.b, buf.c, nullptr, n, g_stream),
+                          tdmInvalidArgument, "a_shard is not device memory");
+  tdm::test::expect_error(tdmAgGemm(ag, buf.a, nullptr, buf.c, nullptr, n, g_stream),
+                          tdmInvalidArgument, "b is NULL");
+  tdm::test::expect_error(tdmAgGemm(ag, buf.a, buf.b, buf.c, host.data(), n, g_stream),
+                          tdmInvalidArgument, "a_gathered is not device memory");
+  tdm::test::expect_error(tdmGemmRs(ag, buf.a, buf.b, buf.c, n, g_stream), tdmInvalidArgument,
+                          "not GEMM-RS");
+  tdm::test::expect_error(tdmGemmAr(ar, buf.a, buf.b, buf.c, max_m + 1, g_stream),
+                          tdmInvalidArgument, "above the op's max_m");
   tdmGemmShape_t bad{max_m, 16, 32, tdmFloat8e4m3, 0};
   tdmFusedOp_t none = nullptr;
-  expect(tdmGemmArCreate(g.comm, &bad, &none), tdmInvalidArgument, "tdmBfloat16 or tdmFloat16");
+  tdm::test::expect_error(tdmGemmArCreate(g.comm, &bad, &none), tdmInvalidArgument,
+                          "tdmBfloat16 or tdmFloat16");
   EXPECT_EQ(none, nullptr);
   CUDA_OK(cudaStreamSynchronize(g_stream));
   std::vector<uint8_t> c(max_m * cs.n * 2);
@@ -375,7 +373,7 @@ TEST_F(Fused, BadInputIsRefusedAndTouchesNothing) {
   EXPECT_EQ(changed, 0u) << "a refused call wrote the output";
   TDM_OK(tdmFusedOpDestroy(ag));
   TDM_OK(tdmFusedOpDestroy(ar));
-  expect(tdmFusedOpDestroy(ag), tdmInvalidArgument, "not a live fused op");
+  tdm::test::expect_error(tdmFusedOpDestroy(ag), tdmInvalidArgument, "not a live fused op");
 }
 
 }  // namespace

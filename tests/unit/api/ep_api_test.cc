@@ -10,26 +10,14 @@
 
 #include "tandem/ep.h"
 #include "tandem/tandem.h"
-#include "tests/common/scoped_env.h"
+#include "tests/common/api_checks.h"
 
 namespace {
 
-using tdm::testing::ScopedEnv;
+using tdm::test::expect_error;
 
-class EpApi : public ::testing::Test {
+class EpApi : public tdm::test::HostCommPair {
  protected:
-  void SetUp() override {
-    comms_.assign(2, nullptr);
-    ASSERT_EQ(tdmCommInitAll(comms_.data(), 2, nullptr), tdmSuccess) << tdmGetLastError(nullptr);
-  }
-  void TearDown() override {
-    for (tdmComm_t c : comms_) EXPECT_EQ(tdmCommDestroy(c), tdmSuccess);
-  }
-  static void expect_error(tdmResult_t got, tdmResult_t code, const std::string& mentions) {
-    EXPECT_EQ(got, code);
-    const std::string error = tdmGetLastError(nullptr);
-    EXPECT_NE(error.find(mentions), std::string::npos) << "error was: " << error;
-  }
   static tdmEpConfig_t config() {
     tdmEpConfig_t c{};
     c.size = sizeof c;
@@ -41,8 +29,6 @@ class EpApi : public ::testing::Test {
     c.wire = TDM_EP_WIRE_FP8;
     return c;
   }
-  ScopedEnv env_{"TANDEM_TIMEOUT", "60"};
-  std::vector<tdmComm_t> comms_;
 };
 
 TEST_F(EpApi, CreateWithoutTheCudaEngineFailsWithASentence) {

@@ -10,32 +10,17 @@
 
 #include "tandem/fused.h"
 #include "tandem/tandem.h"
-#include "tests/common/scoped_env.h"
+#include "tests/common/api_checks.h"
 
 namespace {
 
-using tdm::testing::ScopedEnv;
+using tdm::test::expect_error;
 
 using CreateFn = tdmResult_t (*)(tdmComm_t, const tdmGemmShape_t*, tdmFusedOp_t*);
 constexpr CreateFn kCreates[] = {tdmAgGemmCreate, tdmGemmRsCreate, tdmGemmArCreate};
 
-class FusedApi : public ::testing::Test {
+class FusedApi : public tdm::test::HostCommPair {
  protected:
-  void SetUp() override {
-    comms_.assign(2, nullptr);
-    ASSERT_EQ(tdmCommInitAll(comms_.data(), 2, nullptr), tdmSuccess) << tdmGetLastError(nullptr);
-  }
-  void TearDown() override {
-    for (tdmComm_t c : comms_) EXPECT_EQ(tdmCommDestroy(c), tdmSuccess);
-  }
-  // The call failed with `code` and a sentence containing `mentions`.
-  static void expect_error(tdmResult_t got, tdmResult_t code, const std::string& mentions) {
-    EXPECT_EQ(got, code);
-    const std::string error = tdmGetLastError(nullptr);
-    EXPECT_NE(error.find(mentions), std::string::npos) << "error was: " << error;
-  }
-  ScopedEnv env_{"TANDEM_TIMEOUT", "60"};
-  std::vector<tdmComm_t> comms_;
   tdmGemmShape_t shape_{64, 32, 16, tdmBfloat16, 0};
 };
 

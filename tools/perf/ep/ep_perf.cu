@@ -142,12 +142,7 @@ int main(int argc, char** argv) {
     if (!std::strcmp(argv[i], "-i")) replays = std::atoi(argv[i + 1]);
   }
   if (!tdm::test::init_gpu_world("ep_perf", &g)) return 1;
-  std::unique_ptr<tandem::perf::PeerLib> nccl;
-  try {
-    nccl = tandem::perf::openNccl(g.comm);
-  } catch (const std::exception& e) {
-    if (g.rank == 0) std::printf("# NCCL not available: %s\n", e.what());
-  }
+  std::unique_ptr<tandem::perf::PeerLib> nccl = tandem::perf::openNcclIfAvailable(g.comm, g.rank);
   cudaStream_t s;
   CHECK_CUDA(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
   // Every replay starts after a 1-element allreduce on the stream: the ranks'
