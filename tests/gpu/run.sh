@@ -26,7 +26,10 @@ build=$root/build-gpu
   date -u; hostname; nvidia-smi -L; nvidia-smi topo -m
   cmake --version | head -1; g++ --version | head -1; nvcc --version | tail -2
 } > "$out/machine.txt" 2>&1
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DTANDEM_WERROR=ON \
+# Ninja when the machine has it: ep/run_ep.sh shares this build folder.
+generator=()
+command -v ninja > /dev/null && generator=(-G Ninja)
+cmake -S "$root" -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DTANDEM_WERROR=ON \
   -DCMAKE_CUDA_ARCHITECTURES=90a > "$out/configure.log" 2>&1 || { tail -50 "$out/configure.log"; exit 1; }
 cmake --build "$build" -j "$(nproc)" > "$out/build.log" 2>&1 || { grep -E "error|Error" "$out/build.log" | head -50; exit 1; }
 cd "$build"

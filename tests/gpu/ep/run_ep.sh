@@ -12,7 +12,9 @@ out=${OUT:-$root/gpu-results}
 build=${BUILD:-$root/build-gpu}
 mkdir -p "$out"
 { date -u; nvidia-smi -L; nvidia-smi topo -m; nvcc --version | tail -1; } > "$out/machine.txt" 2>&1
-cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTANDEM_WERROR=ON \
+generator=()
+command -v ninja > /dev/null && generator=(-G Ninja)  # as tests/gpu/run.sh
+cmake -S "$root" -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DTANDEM_WERROR=ON \
   -DCMAKE_CUDA_ARCHITECTURES=90a > "$out/configure.log" 2>&1 || { tail -30 "$out/configure.log"; exit 1; }
 cmake --build "$build" -j "$(nproc)" --target ep_test ep_perf > "$out/build.log" 2>&1 ||
   { grep -E "error" -A3 "$out/build.log" | head -40; exit 1; }
