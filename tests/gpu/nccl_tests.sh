@@ -17,7 +17,9 @@
 # 3. a bandwidth sweep (bfloat16, CUDA graphs) with both builds, and a table
 #    of Tandem/NCCL ratios of bus bandwidth and time per size.
 # Logs: $OUT/nccl-tests/. BUILD_ONLY=1 stops after step 1; SKIP_SWEEP=1 skips step 3; SIZES="-b 1K -e 1M -f 32"
-# sets step 2's sizes; NP (default 2) the ranks of the multi-process runs.
+# sets step 2's sizes; NP (default 2) the ranks of the multi-process runs;
+# VARIANTS="plain 1proc_t2" and BINARIES="alltoall reduce" limit step 2 to
+# those (names as below), SWEEP="alltoall" step 3 to those tests.
 set -uo pipefail
 # Never NVLink multicast (NVLS): not for NCCL, NVSHMEM or torch.
 export NCCL_NVLS_ENABLE=0 NVSHMEM_DISABLE_NVLS=1 TORCH_SYMM_MEM_DISABLE_MULTICAST=1
@@ -106,7 +108,9 @@ check_log() {
 for variant in "${variants[@]}"; do
   name=${variant%%|*}
   flags=${variant#*|}
+  [[ -n ${VARIANTS:-} && " $VARIANTS " != *" $name "* ]] && continue
   for bin in "${binaries[@]}"; do
+    [[ -n ${BINARIES:-} && " $BINARIES " != *" $bin "* ]] && continue
     log=$out/shim_${bin}_${name}.log
     exe=$out/build-tandem/bin/${bin}_perf
     # shellcheck disable=SC2086
@@ -132,7 +136,8 @@ done
 
 # ---- 3. bandwidth: Tandem against NCCL ----
 if [[ ${SKIP_SWEEP:-0} != 1 ]]; then
-  sweep=(all_reduce all_gather reduce_scatter alltoall broadcast sendrecv)
+  # shellcheck disable=SC2206
+  sweep=(${SWEEP:-all_reduce all_gather reduce_scatter alltoall broadcast sendrecv})
   for bin in "${sweep[@]}"; do
     # shellcheck disable=SC2086
     timeout 600 "${tandem_env[@]}" "${mpi[@]}" "$out/build-tandem/bin/${bin}_perf" \

@@ -16,7 +16,7 @@ generator=()
 command -v ninja > /dev/null && generator=(-G Ninja)  # as tests/gpu/run.sh
 cmake -S "$root" -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DTANDEM_WERROR=ON \
   -DCMAKE_CUDA_ARCHITECTURES=90a > "$out/configure.log" 2>&1 || { tail -30 "$out/configure.log"; exit 1; }
-cmake --build "$build" -j "$(nproc)" --target ep_test ep_perf > "$out/build.log" 2>&1 ||
+cmake --build "$build" -j "$(nproc)" --target ep_test ep_perf tandem_mpi > "$out/build.log" 2>&1 ||
   { grep -E "error" -A3 "$out/build.log" | head -40; exit 1; }
 mpi="mpirun --allow-run-as-root --oversubscribe -x NCCL_NVLS_ENABLE -x NVSHMEM_DISABLE_NVLS -x TANDEM_TIMEOUT"
 status=0
