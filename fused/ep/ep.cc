@@ -23,13 +23,11 @@ namespace {
 
 // Device-local arrays of EpDevice, carved from one allocation.
 struct LocalSizes {
-  size_t state, slot_counter, sent, returned, src, layout_range, recv_rows;
+  size_t state, slot_counter, src, layout_range, recv_rows;
   explicit LocalSizes(const Layout& lo) {
     const size_t E = size_t(lo.experts), LR = size_t(lo.local_experts()) * lo.nranks;
     state = kStateWords * sizeof(uint32_t);
     slot_counter = E * sizeof(int);
-    sent = E * sizeof(int);
-    returned = LR * sizeof(int);
     src = size_t(lo.local_experts()) * lo.rows_per_expert() * sizeof(int32_t);
     layout_range = LR * sizeof(int64_t);
     recv_rows = size_t(lo.local_experts()) * sizeof(int);
@@ -67,8 +65,6 @@ class CudaEp final : public Ep {
     };
     dev_.state = reinterpret_cast<uint32_t*>(carve(sizes.state));
     dev_.slot_counter = reinterpret_cast<int*>(carve(sizes.slot_counter));
-    dev_.sent = reinterpret_cast<int*>(carve(sizes.sent));
-    dev_.returned = reinterpret_cast<int*>(carve(sizes.returned));
     dev_.src_token = reinterpret_cast<int32_t*>(carve(sizes.src));
     dev_.src_k = reinterpret_cast<int32_t*>(carve(sizes.src));
     dev_.src_rank = reinterpret_cast<int32_t*>(carve(sizes.src));
@@ -124,8 +120,7 @@ class CudaEp final : public Ep {
   static size_t local_bytes(const Layout& lo) {
     const LocalSizes s(lo);
     size_t total = 0;
-    for (size_t b : {s.state, s.slot_counter, s.sent, s.returned, s.src, s.src, s.src,
-                     s.layout_range, s.recv_rows})
+    for (size_t b : {s.state, s.slot_counter, s.src, s.src, s.src, s.layout_range, s.recv_rows})
       total += round_up(b, 256);
     return total;
   }

@@ -1,13 +1,13 @@
 // The device handle of one ep (fused/ep/ep.h owns what it points to): plain
 // data, passed by value to the four kernels of kernels.cu.
 //
-// Ordering contract (docs/ep.md, "Signals"): a sender writes rows into a
-// peer's region with plain stores, then, after a system-scope fence and the
-// last-finisher count, writes the segment's signal with st.release.sys; the
-// receiver polls its own signal with ld.acquire.sys until it carries the
-// call's epoch, then reads the rows. Epochs live in `state` (device memory),
-// advanced by the last block of each receive kernel, so a CUDA graph replays
-// the calls unchanged.
+// Ordering contract (docs/ep.md, "Signals"): a send kernel first writes
+// every receiver's count words (relaxed: they order no data), then the rows
+// with plain stores, each row followed, after its block's or warp's barrier
+// and a system-scope fence, by the row's flag (the call's epoch). The
+// receiver polls counts and flags with ld.acquire.sys, then reads the rows.
+// Epochs live in `state` (device memory), advanced by the last block of each
+// receive kernel, so a CUDA graph replays the calls unchanged.
 #pragma once
 
 #include <cstdint>
@@ -39,8 +39,6 @@ struct EpDevice {
   char* region[kMaxRanks] = {};  // the symmetric region, as mapped here, by rank
   uint32_t* state = nullptr;     // kStateWords
   int* slot_counter = nullptr;   // [E] rows this rank has sent to expert e this call
-  int* sent = nullptr;           // [E] rows whose stores are done
-  int* returned = nullptr;       // [L][R] combine rows whose stores are done
   int32_t* src_token = nullptr;  // the handle: [L][R*Tmax]
   int32_t* src_k = nullptr;
   int32_t* src_rank = nullptr;

@@ -16,7 +16,7 @@ namespace {
 using tandem::detail::Deadline;
 using tandem::detail::fence_acq_rel_sys;
 using tandem::detail::ld_acquire_sys;
-using tandem::detail::st_release_sys;
+using tandem::detail::st_relaxed_sys;
 
 constexpr int kThreads = 512;
 constexpr int kChannels = 16;  // per thread
@@ -71,13 +71,25 @@ __device__ __forceinline__ int4 pack_bf16x8(const float* in) {
   return v;
 }
 
-// The per-16-byte row copy of one warp (rows are 16-byte aligned). Loads
+// The per-16-byte row copy of one warp (rows are 16-byte aligned), kUnroll
+// loads in flight per lane before their stores: a row is a few KiB, so one
+// load at a time would pay the memory latency a dozen times per row. Loads
 // bypass L1 (__ldcg): rows that peers wrote into this GPU's memory are
 // coherent in L2, not in an L1 that may still hold an older call's line.
+constexpr int kUnroll = 8;
 __device__ __forceinline__ void warp_copy(char* dst, const char* src, size_t bytes, int lane) {
   const size_t vectors = bytes / 16;
-  for (size_t i = lane; i < vectors; i += 32)
-    reinterpret_cast<int4*>(dst)[i] = __ldcg(reinterpret_cast<const int4*>(src) + i);
+  auto* d = reinterpret_cast<int4*>(dst);
+  const auto* s = reinterpret_cast<const int4*>(src);
+  for (size_t base = lane; base < vectors; base += kUnroll * 32) {
+    int4 v[kUnroll];
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u)
+      if (base + u * 32 < vectors) v[u] = __ldcg(s + base + u * 32);
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u)
+      if (base + u * 32 < vectors) d[base + u * 32] = v[u];
+  }
 }
 
 // Last block of a receive kernel advances the epoch for the next call; every
@@ -105,23 +117,22 @@ __global__ void __launch_bounds__(kThreads, 1)
   const uint32_t epoch = epoch_of(d, kDispatchEpoch);
   const int parity = epoch & 1;
 
-  // Every block counts the rows of every expert (T*K entries, a few loads a
-  // thread), so the last finisher knows the count without waiting.
-  for (int e = tid; e < E; e += kThreads) s_rows[e] = 0;
-  __syncthreads();
-  for (int j = tid; j < T * K; j += kThreads) {
-    const int e = expert_at(d, idx, j / K, j % K, K, false);
-    if (e >= 0) atomicAdd(&s_rows[e], 1);
+  // Every expert's count at once, from the first blocks (each counts all
+  // T*K entries, a few loads a thread), relaxed: it orders no data (each row
+  // has its own flag); a receiver learns from it how many rows to await.
+  if (blockIdx.x * kThreads < E) {
+    for (int e = tid; e < E; e += kThreads) s_rows[e] = 0;
+    __syncthreads();
+    for (int j = tid; j < T * K; j += kThreads) {
+      const int e = expert_at(d, idx, j / K, j % K, K, false);
+      if (e >= 0) atomicAdd(&s_rows[e], 1);
+    }
+    __syncthreads();
+    for (int e = blockIdx.x * kThreads + tid; e < E; e += gridDim.x * kThreads)
+      st_relaxed_sys(
+          reinterpret_cast<uint64_t*>(d.region[e / L] + lo.dispatch_signal(parity, e % L, d.rank)),
+          dispatch_word(epoch, uint32_t(s_rows[e])));
   }
-  __syncthreads();
-  auto signal = [&](int e, int rows) {
-    char* peer = d.region[e / L];
-    st_release_sys(reinterpret_cast<uint64_t*>(peer + lo.dispatch_signal(parity, e % L, d.rank)),
-                   dispatch_word(epoch, uint32_t(rows)));
-  };
-  // Experts this rank sends nothing: their signal carries 0 rows.
-  for (int e = blockIdx.x * kThreads + tid; e < E; e += gridDim.x * kThreads)
-    if (s_rows[e] == 0) signal(e, 0);
 
   const int c0 = tid * kChannels;
   const bool active = c0 < lo.hidden;
@@ -184,16 +195,14 @@ __global__ void __launch_bounds__(kThreads, 1)
             make_int4(t, k, 0, 0);
     }
     __syncthreads();
+    // The row's flag after the block's stores (ordered by the barrier and
+    // the fence); the K threads are one warp, so one system fence.
     if (tid < K && s_expert[tid] >= 0) {
       const int e = s_expert[tid];
-      fence_acq_rel_sys();  // the block's stores (ordered by the barrier) before the count
-      const int done = atomicAdd(&d.sent[e], 1) + 1;
-      if (done == s_rows[e]) {
-        fence_acq_rel_sys();  // every block's counted stores before the signal
-        d.slot_counter[e] = 0;
-        d.sent[e] = 0;
-        signal(e, done);
-      }
+      fence_acq_rel_sys();
+      st_relaxed_sys(reinterpret_cast<uint64_t*>(
+                         d.region[e / L] + lo.dispatch_flag(parity, e % L, d.rank, s_slot[tid])),
+                     uint64_t(epoch));
     }
   }
 }
@@ -227,11 +236,19 @@ __global__ void __launch_bounds__(kThreads, 1)
       d.recv_rows[l] = s_begin[R];
     }
     __syncthreads();
-    // One warp per row: payload, scales and the row's handle entry.
+    // One warp per row, once its flag holds the epoch: payload, scales and
+    // the row's handle entry.
     for (int i = warp; i < s_begin[R]; i += kWarps) {
       int r = 0;
       while (i >= s_begin[r + 1]) ++r;
       const int slot = i - s_begin[r];
+      if (lane == 0) {
+        const auto* flag = reinterpret_cast<const uint64_t*>(d.region[d.rank] +
+                                                             lo.dispatch_flag(parity, l, r, slot));
+        Deadline deadline(d.timeout_ns, d.timeout_error);
+        while (ld_acquire_sys(flag) != epoch) deadline.check();
+      }
+      __syncwarp();
       const char* row = d.region[d.rank] + lo.dispatch_row(parity, l, r, slot);
       const size_t out_row = size_t(l) * per_expert + i;
       warp_copy(recv_x + out_row * lo.payload_bytes(), row, lo.payload_bytes(), lane);
@@ -250,6 +267,10 @@ __global__ void __launch_bounds__(kThreads, 1)
     }
     __syncthreads();  // s_count and s_begin are reused by the next expert
   }
+  // The send kernel is done with the slot counters (stream order); the next
+  // send starts after this kernel.
+  if (blockIdx.x == 0)
+    for (int e = tid; e < lo.experts; e += kThreads) d.slot_counter[e] = 0;
   finish_epoch(d, kDispatchEpoch, kDispatchDone, epoch);
 }
 
@@ -262,17 +283,14 @@ __global__ void __launch_bounds__(kThreads, 1) combine_send(EpDevice d, const ch
   const uint32_t epoch = epoch_of(d, kCombineEpoch);
   const int parity = epoch & 1;
   const size_t per_expert = lo.rows_per_expert(), row_bytes = lo.combine_row_bytes();
-  auto signal = [&](int l, int r) {
-    st_release_sys(
-        reinterpret_cast<uint64_t*>(d.region[r] + lo.combine_signal(parity, d.rank * L + l)),
-        uint64_t(epoch));
-  };
+  // This rank's combine send has started, so its previous combine receive
+  // is over: what lets peers reuse that parity's rows here (docs/ep.md).
+  for (int r = blockIdx.x * kThreads + tid; r < R; r += gridDim.x * kThreads)
+    st_relaxed_sys(reinterpret_cast<uint64_t*>(d.region[r] + lo.combine_signal(parity, d.rank)),
+                   uint64_t(epoch));
   if (tid == 0) s_most = 0;
   __syncthreads();
   for (int l = tid; l < L; l += kThreads) atomicMax(&s_most, d.recv_rows[l]);
-  // Segments with no rows: signalled at once.
-  for (int s = blockIdx.x * kThreads + tid; s < L * R; s += gridDim.x * kThreads)
-    if (uint32_t(d.layout_range[s]) == 0) signal(s / R, s % R);
   __syncthreads();
   // Row i of every expert before row i + 1 of any, so one busy expert still
   // spreads over the warps.
@@ -286,14 +304,9 @@ __global__ void __launch_bounds__(kThreads, 1) combine_send(EpDevice d, const ch
     warp_copy(d.region[r] + lo.combine_row(parity, t, k), y + at * row_bytes, row_bytes, lane);
     __syncwarp();
     if (lane == 0) {
-      fence_acq_rel_sys();
-      const int segment = l * R + r;
-      const int done = atomicAdd(&d.returned[segment], 1) + 1;
-      if (done == int(uint32_t(d.layout_range[segment]))) {
-        fence_acq_rel_sys();
-        d.returned[segment] = 0;
-        signal(l, r);
-      }
+      fence_acq_rel_sys();  // the warp's stores (ordered by __syncwarp) before the flag
+      st_relaxed_sys(reinterpret_cast<uint64_t*>(d.region[r] + lo.combine_flag(parity, t, k)),
+                     uint64_t(epoch));
     }
   }
 }
@@ -307,11 +320,11 @@ __global__ void __launch_bounds__(kThreads, 1)
   const int tid = threadIdx.x;
   const uint32_t epoch = epoch_of(d, kCombineEpoch);
   const int parity = epoch & 1;
-  // Every expert's rank has finished writing to us (also what lets the next
-  // combine reuse this parity's rows: docs/ep.md, "Reuse without a barrier").
-  for (int e = tid; e < lo.experts; e += kThreads) {
+  // Every rank's combine send has started (docs/ep.md, "Reuse without a
+  // barrier"); the rows themselves are awaited by their flags below.
+  if (tid < lo.nranks) {
     const auto* word =
-        reinterpret_cast<const uint64_t*>(d.region[d.rank] + lo.combine_signal(parity, e));
+        reinterpret_cast<const uint64_t*>(d.region[d.rank] + lo.combine_signal(parity, tid));
     Deadline deadline(d.timeout_ns, d.timeout_error);
     while (ld_acquire_sys(word) != epoch) deadline.check();
   }
@@ -319,20 +332,37 @@ __global__ void __launch_bounds__(kThreads, 1)
   const int vectors = lo.hidden / 8;
   for (int t = blockIdx.x; t < T; t += gridDim.x) {
     if (tid < K) {
-      s_use[tid] = expert_at(d, idx, t, tid, K, false) >= 0;
+      const bool use = expert_at(d, idx, t, tid, K, false) >= 0;
+      s_use[tid] = use;
       s_weight[tid] = weights[size_t(t) * K + tid];
+      if (use) {
+        const auto* flag =
+            reinterpret_cast<const uint64_t*>(d.region[d.rank] + lo.combine_flag(parity, t, tid));
+        Deadline deadline(d.timeout_ns, d.timeout_error);
+        while (ld_acquire_sys(flag) != epoch) deadline.check();
+      }
     }
     __syncthreads();
     for (int v = tid; v < vectors; v += kThreads) {
       float acc[8] = {};
-      for (int k = 0; k < K; ++k) {
-        if (!s_use[k]) continue;
-        const int4 raw = __ldcg(
-            reinterpret_cast<const int4*>(d.region[d.rank] + lo.combine_row(parity, t, k)) + v);
-        float f[8];
-        unpack_bf16x8(raw, f);
+      // kUnroll rows' loads in flight, then their fmas in k order (the sum
+      // stays bit-reproducible).
+      for (int k0 = 0; k0 < K; k0 += kUnroll) {
+        int4 raw[kUnroll];
 #pragma unroll
-        for (int i = 0; i < 8; ++i) acc[i] = __fmaf_rn(s_weight[k], f[i], acc[i]);
+        for (int u = 0; u < kUnroll; ++u)
+          if (k0 + u < K && s_use[k0 + u])
+            raw[u] = __ldcg(reinterpret_cast<const int4*>(d.region[d.rank] +
+                                                          lo.combine_row(parity, t, k0 + u)) +
+                            v);
+#pragma unroll
+        for (int u = 0; u < kUnroll; ++u) {
+          if (k0 + u >= K || !s_use[k0 + u]) continue;
+          float f[8];
+          unpack_bf16x8(raw[u], f);
+#pragma unroll
+          for (int i = 0; i < 8; ++i) acc[i] = __fmaf_rn(s_weight[k0 + u], f[i], acc[i]);
+        }
       }
       reinterpret_cast<int4*>(out + size_t(t) * lo.hidden)[v] = pack_bf16x8(acc);
     }

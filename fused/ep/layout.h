@@ -4,9 +4,12 @@
 // check it without a GPU.
 //
 // Symmetric region of one rank (docs/ep.md, "Memory"), two copies of every
-// buffer and signal, picked by the parity of the call's epoch:
+// buffer and signal, picked by the parity of the call's epoch. The words
+// (signals and flags) come first: they are zeroed when the ep is created.
 //   dispatch signals  [2][L][R] u64   (epoch << 32 | rows) written by source rank r
-//   combine signals   [2][E]    u64   epoch, written by the rank owning expert e
+//   combine signals   [2][R]    u64   epoch, written by rank r when its combine send starts
+//   dispatch flags    [2][L][R][Tmax] u64  epoch, once that dispatch row is complete
+//   combine flags     [2][Tmax][K_max] u64 epoch, once that combine row is complete
 //   dispatch rows     [2][L][R][Tmax] rows of row_bytes: payload, scales, meta
 //   combine rows      [2][Tmax][K_max] rows of H bf16, written by the experts' ranks
 #pragma once
@@ -61,8 +64,15 @@ struct Layout {
   TDM_EP_HD constexpr size_t combine_signals() const {
     return dispatch_signals() + 2 * size_t(local_experts()) * nranks * 8;
   }
+  TDM_EP_HD constexpr size_t dispatch_flags() const {
+    return combine_signals() + 2 * size_t(nranks) * 8;
+  }
+  TDM_EP_HD constexpr size_t combine_flags() const {
+    return dispatch_flags() + 2 * size_t(local_experts()) * rows_per_expert() * 8;
+  }
+  // End of the words, start of the rows.
   TDM_EP_HD constexpr size_t dispatch_rows() const {
-    return round_up(combine_signals() + 2 * size_t(experts) * 8, kRegionAlign);
+    return round_up(combine_flags() + 2 * size_t(max_tokens) * max_topk * 8, kRegionAlign);
   }
   TDM_EP_HD constexpr size_t combine_rows() const {
     return round_up(dispatch_rows() + 2 * size_t(local_experts()) * rows_per_expert() * row_bytes(),
@@ -73,23 +83,32 @@ struct Layout {
                     kRegionAlign);
   }
 
-  // Signal and row addresses, as offsets.
+  // Signal, flag and row addresses, as offsets.
   TDM_EP_HD constexpr size_t dispatch_signal(int parity, int local_expert, int src) const {
     return dispatch_signals() +
            ((size_t(parity) * local_experts() + local_expert) * nranks + src) * 8;
   }
-  TDM_EP_HD constexpr size_t combine_signal(int parity, int expert) const {
-    return combine_signals() + (size_t(parity) * experts + expert) * 8;
+  TDM_EP_HD constexpr size_t combine_signal(int parity, int src) const {
+    return combine_signals() + (size_t(parity) * nranks + src) * 8;
+  }
+  // Index of a dispatch row among [2][L][R][Tmax]: its flag and its row.
+  TDM_EP_HD constexpr size_t dispatch_index(int parity, int local_expert, int src, int slot) const {
+    return ((size_t(parity) * local_experts() + local_expert) * nranks + src) * max_tokens + slot;
+  }
+  TDM_EP_HD constexpr size_t dispatch_flag(int parity, int local_expert, int src, int slot) const {
+    return dispatch_flags() + dispatch_index(parity, local_expert, src, slot) * 8;
   }
   TDM_EP_HD constexpr size_t dispatch_row(int parity, int local_expert, int src, int slot) const {
-    return dispatch_rows() +
-           (((size_t(parity) * local_experts() + local_expert) * nranks + src) * max_tokens +
-            slot) *
-               row_bytes();
+    return dispatch_rows() + dispatch_index(parity, local_expert, src, slot) * row_bytes();
+  }
+  TDM_EP_HD constexpr size_t combine_index(int parity, int token, int k) const {
+    return (size_t(parity) * max_tokens + token) * max_topk + k;
+  }
+  TDM_EP_HD constexpr size_t combine_flag(int parity, int token, int k) const {
+    return combine_flags() + combine_index(parity, token, k) * 8;
   }
   TDM_EP_HD constexpr size_t combine_row(int parity, int token, int k) const {
-    return combine_rows() +
-           ((size_t(parity) * max_tokens + token) * max_topk + k) * combine_row_bytes();
+    return combine_rows() + combine_index(parity, token, k) * combine_row_bytes();
   }
 };
 

@@ -6,7 +6,7 @@
 # Logs under $OUT (or ./gpu-results); a short summary at the end.
 set -uo pipefail
 export NCCL_NVLS_ENABLE=0 NVSHMEM_DISABLE_NVLS=1 TORCH_SYMM_MEM_DISABLE_MULTICAST=1
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 TANDEM_TIMEOUT=${TANDEM_TIMEOUT:-15}
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 TANDEM_TIMEOUT=${TANDEM_TIMEOUT:-15} GTEST_COLOR=no
 root=$(cd "$(dirname "$0")/../../.." && pwd)
 out=${OUT:-$root/gpu-results}
 build=${BUILD:-$root/build-gpu}
@@ -18,7 +18,7 @@ cmake -S "$root" -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DTAND
   -DCMAKE_CUDA_ARCHITECTURES=90a > "$out/configure.log" 2>&1 || { tail -30 "$out/configure.log"; exit 1; }
 cmake --build "$build" -j "$(nproc)" --target ep_test ep_perf tandem_mpi > "$out/build.log" 2>&1 ||
   { grep -E "error" -A3 "$out/build.log" | head -40; exit 1; }
-mpi="mpirun --allow-run-as-root --oversubscribe -x NCCL_NVLS_ENABLE -x NVSHMEM_DISABLE_NVLS -x TANDEM_TIMEOUT"
+mpi="mpirun --allow-run-as-root --oversubscribe -x NCCL_NVLS_ENABLE -x NVSHMEM_DISABLE_NVLS -x TANDEM_TIMEOUT -x GTEST_COLOR"
 status=0
 summary=()
 start=$SECONDS

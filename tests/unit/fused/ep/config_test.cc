@@ -61,9 +61,15 @@ TEST(EpLayout, BuffersDoNotOverlapAndRowsAreAligned) {
         EXPECT_EQ(lo.groups(), (hidden + 127) / 128);
         EXPECT_GE(lo.scale_bytes(), fp8 ? size_t(lo.groups()) * 4 : 0u);
         const int L = lo.local_experts();
-        // Last signal, row and combine row end before the next area starts.
+        // Last signal, flag, row and combine row end before the next area starts.
         EXPECT_LE(lo.dispatch_signal(1, L - 1, nranks - 1) + 8, lo.combine_signals());
-        EXPECT_LE(lo.combine_signal(1, lo.experts - 1) + 8, lo.dispatch_rows());
+        EXPECT_LE(lo.combine_signal(1, nranks - 1) + 8, lo.dispatch_flags());
+        EXPECT_LE(lo.dispatch_flag(1, L - 1, nranks - 1, lo.max_tokens - 1) + 8,
+                  lo.combine_flags());
+        EXPECT_LE(lo.combine_flag(1, lo.max_tokens - 1, lo.max_topk - 1) + 8, lo.dispatch_rows());
+        EXPECT_EQ(lo.dispatch_flag(1, 0, 0, 0) - lo.dispatch_flag(0, 0, 0, 0),
+                  size_t(L) * lo.rows_per_expert() * 8);
+        EXPECT_EQ(lo.combine_flag(0, 1, 0) - lo.combine_flag(0, 0, 0), size_t(lo.max_topk) * 8);
         EXPECT_LE(lo.dispatch_row(1, L - 1, nranks - 1, lo.max_tokens - 1) + lo.row_bytes(),
                   lo.combine_rows());
         EXPECT_LE(lo.combine_row(1, lo.max_tokens - 1, lo.max_topk - 1) + lo.combine_row_bytes(),
