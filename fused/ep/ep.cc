@@ -27,7 +27,7 @@ struct LocalSizes {
   explicit LocalSizes(const Layout& lo) {
     const size_t E = size_t(lo.experts), LR = size_t(lo.local_experts()) * lo.nranks;
     state = kStateWords * sizeof(uint32_t);
-    slot_counter = E * sizeof(int);
+    slot_counter = 2 * E * sizeof(int);  // per parity
     src = size_t(lo.local_experts()) * lo.rows_per_expert() * sizeof(int32_t);
     layout_range = LR * sizeof(int64_t);
     recv_rows = size_t(lo.local_experts()) * sizeof(int);
@@ -84,19 +84,16 @@ class CudaEp final : public Ep {
   void dispatch(const DispatchArgs& a) override {
     const CallOrder::Stage next = order_.check_dispatch(a.phase, a.tokens, a.topk);
     const Launch at{sms_, a.stream};
-    if (a.phase & TDM_EP_SEND)
-      TDM_CUDA(launch_dispatch_send(dev_, a.x, a.topk_idx, a.tokens, a.topk, at));
-    if (a.phase & TDM_EP_RECV)
-      TDM_CUDA(launch_dispatch_recv(dev_, a.recv_x, a.recv_scales, a.recv_count, at));
+    TDM_CUDA(launch_dispatch(dev_, a.phase, a.x, a.topk_idx, a.tokens, a.topk, a.recv_x,
+                             a.recv_scales, a.recv_count, at));
     order_.commit(next, a.tokens, a.topk);
   }
 
   void combine(const CombineArgs& a) override {
     const CallOrder::Stage next = order_.check_combine(a.phase, a.tokens, a.topk);
     const Launch at{sms_, a.stream};
-    if (a.phase & TDM_EP_SEND) TDM_CUDA(launch_combine_send(dev_, a.y, at));
-    if (a.phase & TDM_EP_RECV)
-      TDM_CUDA(launch_combine_recv(dev_, a.topk_idx, a.weights, a.tokens, a.topk, a.out, at));
+    TDM_CUDA(
+        launch_combine(dev_, a.phase, a.y, a.topk_idx, a.weights, a.tokens, a.topk, a.out, at));
     order_.commit(next, a.tokens, a.topk);
   }
 

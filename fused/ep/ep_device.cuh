@@ -38,7 +38,7 @@ struct EpDevice {
   bool round_scale = false;
   char* region[kMaxRanks] = {};  // the symmetric region, as mapped here, by rank
   uint32_t* state = nullptr;     // kStateWords
-  int* slot_counter = nullptr;   // [E] rows this rank has sent to expert e this call
+  int* slot_counter = nullptr;   // [2][E] rows sent to expert e by the call of that parity
   int32_t* src_token = nullptr;  // the handle: [L][R*Tmax]
   int32_t* src_k = nullptr;
   int32_t* src_rank = nullptr;

@@ -108,13 +108,12 @@ __device__ __forceinline__ void finish_epoch(const EpDevice& d, int epoch_word, 
 
 // ---- dispatch ----
 
-__global__ void __launch_bounds__(kThreads, 1)
-    dispatch_send(EpDevice d, const __nv_bfloat16* x, const int64_t* idx, int T, int K) {
+__device__ __forceinline__ void dispatch_send(const EpDevice& d, const __nv_bfloat16* x,
+                                              const int64_t* idx, int T, int K, uint32_t epoch) {
   extern __shared__ int s_rows[];  // [E] rows this rank sends to each expert this call
   __shared__ int s_expert[kMaxTopk], s_slot[kMaxTopk];
   const Layout& lo = d.layout;
   const int tid = threadIdx.x, E = lo.experts, L = lo.local_experts();
-  const uint32_t epoch = epoch_of(d, kDispatchEpoch);
   const int parity = epoch & 1;
 
   // Every expert's count at once, from the first blocks (each counts all
@@ -134,13 +133,18 @@ __global__ void __launch_bounds__(kThreads, 1)
           dispatch_word(epoch, uint32_t(s_rows[e])));
   }
 
+  // The other parity's slot counters are the previous call's, whose send is
+  // over (an earlier kernel); zeroed for the next call.
+  if (blockIdx.x == gridDim.x - 1)
+    for (int e = tid; e < E; e += kThreads) d.slot_counter[(parity ^ 1) * E + e] = 0;
+
   const int c0 = tid * kChannels;
   const bool active = c0 < lo.hidden;
   for (int t = blockIdx.x; t < T; t += gridDim.x) {
     if (tid < K) {
       const int e = expert_at(d, idx, t, tid, K, true);
       s_expert[tid] = e;
-      s_slot[tid] = e >= 0 ? atomicAdd(&d.slot_counter[e], 1) : 0;
+      s_slot[tid] = e >= 0 ? atomicAdd(&d.slot_counter[parity * E + e], 1) : 0;
     }
     __syncthreads();
     int4 v0 = make_int4(0, 0, 0, 0), v1 = v0;
@@ -207,12 +211,11 @@ __global__ void __launch_bounds__(kThreads, 1)
   }
 }
 
-__global__ void __launch_bounds__(kThreads, 1)
-    dispatch_recv(EpDevice d, char* recv_x, float* recv_scales, int32_t* recv_count) {
+__device__ __forceinline__ void dispatch_recv(const EpDevice& d, char* recv_x, float* recv_scales,
+                                              int32_t* recv_count, uint32_t epoch) {
   __shared__ int s_count[kMaxRanks], s_begin[kMaxRanks + 1];
   const Layout& lo = d.layout;
   const int tid = threadIdx.x, R = lo.nranks, L = lo.local_experts();
-  const uint32_t epoch = epoch_of(d, kDispatchEpoch);
   const int parity = epoch & 1;
   const size_t per_expert = lo.rows_per_expert();
   const int lane = tid % 32, warp = tid / 32;
@@ -267,20 +270,15 @@ __global__ void __launch_bounds__(kThreads, 1)
     }
     __syncthreads();  // s_count and s_begin are reused by the next expert
   }
-  // The send kernel is done with the slot counters (stream order); the next
-  // send starts after this kernel.
-  if (blockIdx.x == 0)
-    for (int e = tid; e < lo.experts; e += kThreads) d.slot_counter[e] = 0;
   finish_epoch(d, kDispatchEpoch, kDispatchDone, epoch);
 }
 
 // ---- combine ----
 
-__global__ void __launch_bounds__(kThreads, 1) combine_send(EpDevice d, const char* y) {
+__device__ __forceinline__ void combine_send(const EpDevice& d, const char* y, uint32_t epoch) {
   __shared__ int s_most;
   const Layout& lo = d.layout;
   const int tid = threadIdx.x, R = lo.nranks, L = lo.local_experts();
-  const uint32_t epoch = epoch_of(d, kCombineEpoch);
   const int parity = epoch & 1;
   const size_t per_expert = lo.rows_per_expert(), row_bytes = lo.combine_row_bytes();
   // This rank's combine send has started, so its previous combine receive
@@ -311,14 +309,13 @@ __global__ void __launch_bounds__(kThreads, 1) combine_send(EpDevice d, const ch
   }
 }
 
-__global__ void __launch_bounds__(kThreads, 1)
-    combine_recv(EpDevice d, const int64_t* idx, const float* weights, int T, int K,
-                 __nv_bfloat16* out) {
+__device__ __forceinline__ void combine_recv(const EpDevice& d, const int64_t* idx,
+                                             const float* weights, int T, int K, __nv_bfloat16* out,
+                                             uint32_t epoch) {
   __shared__ int s_use[kMaxTopk];
   __shared__ float s_weight[kMaxTopk];
   const Layout& lo = d.layout;
   const int tid = threadIdx.x;
-  const uint32_t epoch = epoch_of(d, kCombineEpoch);
   const int parity = epoch & 1;
   // Every rank's combine send has started (docs/ep.md, "Reuse without a
   // barrier"); the rows themselves are awaited by their flags below.
@@ -371,34 +368,66 @@ __global__ void __launch_bounds__(kThreads, 1)
   finish_epoch(d, kCombineEpoch, kCombineDone, epoch);
 }
 
+// One kernel per call and phase mask: TDM_EP_BOTH runs the send part and
+// then the receive part in the same blocks, saving a launch and overlapping
+// early receives with late sends. The grid fits the device at one block per
+// multiprocessor, so every block is resident on an idle GPU; a block spinning
+// in its receive part never waits on a block that cannot start.
+template <int kPhase>
+__global__ void __launch_bounds__(kThreads, 1)
+    dispatch_kernel(EpDevice d, const __nv_bfloat16* x, const int64_t* idx, int T, int K,
+                    char* recv_x, float* recv_scales, int32_t* recv_count) {
+  const uint32_t epoch = epoch_of(d, kDispatchEpoch);
+  if constexpr ((kPhase & TDM_EP_SEND) != 0) dispatch_send(d, x, idx, T, K, epoch);
+  if constexpr ((kPhase & TDM_EP_RECV) != 0)
+    dispatch_recv(d, recv_x, recv_scales, recv_count, epoch);
+}
+
+template <int kPhase>
+__global__ void __launch_bounds__(kThreads, 1)
+    combine_kernel(EpDevice d, const char* y, const int64_t* idx, const float* weights, int T,
+                   int K, __nv_bfloat16* out) {
+  const uint32_t epoch = epoch_of(d, kCombineEpoch);
+  if constexpr ((kPhase & TDM_EP_SEND) != 0) combine_send(d, y, epoch);
+  if constexpr ((kPhase & TDM_EP_RECV) != 0) combine_recv(d, idx, weights, T, K, out, epoch);
+}
+
 }  // namespace
 
-cudaError_t launch_dispatch_send(const EpDevice& d, const void* x, const int64_t* topk_idx, int T,
-                                 int K, const Launch& at) {
+cudaError_t launch_dispatch(const EpDevice& d, int phase, const void* x, const int64_t* topk_idx,
+                            int T, int K, void* recv_x, float* recv_scales, int32_t* recv_count,
+                            const Launch& at) {
+  const auto* in = static_cast<const __nv_bfloat16*>(x);
+  auto* rx = static_cast<char*>(recv_x);
   const size_t shared = size_t(d.layout.experts) * sizeof(int);
-  dispatch_send<<<at.blocks, kThreads, shared, at.stream>>>(d, static_cast<const __nv_bfloat16*>(x),
-                                                            topk_idx, T, K);
+  if (phase == TDM_EP_SEND) {
+    dispatch_kernel<TDM_EP_SEND><<<at.blocks, kThreads, shared, at.stream>>>(
+        d, in, topk_idx, T, K, rx, recv_scales, recv_count);
+  } else if (phase == TDM_EP_RECV) {
+    const int L = d.layout.local_experts();
+    const int blocks = L < 4 * at.blocks ? L : 4 * at.blocks;
+    dispatch_kernel<TDM_EP_RECV>
+        <<<blocks, kThreads, 0, at.stream>>>(d, in, topk_idx, T, K, rx, recv_scales, recv_count);
+  } else {
+    dispatch_kernel<TDM_EP_BOTH><<<at.blocks, kThreads, shared, at.stream>>>(
+        d, in, topk_idx, T, K, rx, recv_scales, recv_count);
+  }
   return cudaGetLastError();
 }
 
-cudaError_t launch_dispatch_recv(const EpDevice& d, void* recv_x, float* recv_scales,
-                                 int32_t* recv_count, const Launch& at) {
-  const int blocks =
-      d.layout.local_experts() < 4 * at.blocks ? d.layout.local_experts() : 4 * at.blocks;
-  dispatch_recv<<<blocks, kThreads, 0, at.stream>>>(d, static_cast<char*>(recv_x), recv_scales,
-                                                    recv_count);
-  return cudaGetLastError();
-}
-
-cudaError_t launch_combine_send(const EpDevice& d, const void* y, const Launch& at) {
-  combine_send<<<at.blocks, kThreads, 0, at.stream>>>(d, static_cast<const char*>(y));
-  return cudaGetLastError();
-}
-
-cudaError_t launch_combine_recv(const EpDevice& d, const int64_t* topk_idx, const float* weights,
-                                int T, int K, void* out, const Launch& at) {
-  combine_recv<<<at.blocks, kThreads, 0, at.stream>>>(d, topk_idx, weights, T, K,
-                                                      static_cast<__nv_bfloat16*>(out));
+cudaError_t launch_combine(const EpDevice& d, int phase, const void* y, const int64_t* topk_idx,
+                           const float* weights, int T, int K, void* out, const Launch& at) {
+  const auto* rows = static_cast<const char*>(y);
+  auto* o = static_cast<__nv_bfloat16*>(out);
+  if (phase == TDM_EP_SEND)
+    combine_kernel<TDM_EP_SEND>
+        <<<at.blocks, kThreads, 0, at.stream>>>(d, rows, topk_idx, weights, T, K, o);
+  else if (phase == TDM_EP_RECV)
+    combine_kernel<TDM_EP_RECV>
+        <<<at.blocks, kThreads, 0, at.stream>>>(d, rows, topk_idx, weights, T, K, o);
+  else
+    combine_kernel<TDM_EP_BOTH>
+        <<<at.blocks, kThreads, 0, at.stream>>>(d, rows, topk_idx, weights, T, K, o);
   return cudaGetLastError();
 }
 

@@ -1,5 +1,5 @@
-// The four kernels of an ep, one per phase (kernels.cu; docs/ep.md): each
-// launch returns the launch's error.
+// The kernels of an ep (kernels.cu; docs/ep.md), one launch per call and
+// phase mask; each returns the launch's error.
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "fused/ep/ep_device.cuh"
+#include "tandem/ep.h"
 
 namespace tdm::fused::ep {
 
@@ -15,12 +16,11 @@ struct Launch {
   cudaStream_t stream = nullptr;
 };
 
-cudaError_t launch_dispatch_send(const EpDevice& d, const void* x, const int64_t* topk_idx, int T,
-                                 int K, const Launch& at);
-cudaError_t launch_dispatch_recv(const EpDevice& d, void* recv_x, float* recv_scales,
-                                 int32_t* recv_count, const Launch& at);
-cudaError_t launch_combine_send(const EpDevice& d, const void* y, const Launch& at);
-cudaError_t launch_combine_recv(const EpDevice& d, const int64_t* topk_idx, const float* weights,
-                                int T, int K, void* out, const Launch& at);
+// `phase`: TDM_EP_SEND, TDM_EP_RECV or TDM_EP_BOTH (one kernel for both).
+cudaError_t launch_dispatch(const EpDevice& d, int phase, const void* x, const int64_t* topk_idx,
+                            int T, int K, void* recv_x, float* recv_scales, int32_t* recv_count,
+                            const Launch& at);
+cudaError_t launch_combine(const EpDevice& d, int phase, const void* y, const int64_t* topk_idx,
+                           const float* weights, int T, int K, void* out, const Launch& at);
 
 }  // namespace tdm::fused::ep
