@@ -23,7 +23,7 @@ namespace {
 
 // Device-local arrays of EpDevice, carved from one allocation.
 struct LocalSizes {
-  size_t state, slot_counter, src, layout_range, recv_rows;
+  size_t state, slot_counter, src, layout_range, recv_rows, local_row;
   explicit LocalSizes(const Layout& lo) {
     const size_t E = size_t(lo.experts), LR = size_t(lo.local_experts()) * lo.nranks;
     state = kStateWords * sizeof(uint32_t);
@@ -31,6 +31,7 @@ struct LocalSizes {
     src = size_t(lo.local_experts()) * lo.rows_per_expert() * sizeof(int32_t);
     layout_range = LR * sizeof(int64_t);
     recv_rows = size_t(lo.local_experts()) * sizeof(int);
+    local_row = size_t(lo.max_tokens) * lo.max_topk * sizeof(int);
   }
 };
 
@@ -70,6 +71,7 @@ class CudaEp final : public Ep {
     dev_.src_rank = reinterpret_cast<int32_t*>(carve(sizes.src));
     dev_.layout_range = reinterpret_cast<int64_t*>(carve(sizes.layout_range));
     dev_.recv_rows = reinterpret_cast<int*>(carve(sizes.recv_rows));
+    dev_.local_row = reinterpret_cast<int*>(carve(sizes.local_row));
     void* error_device = nullptr;
     TDM_CUDA(cudaHostGetDevicePointer(&error_device, error_.get(), 0));
     dev_.error = static_cast<int*>(error_device);
@@ -117,7 +119,8 @@ class CudaEp final : public Ep {
   static size_t local_bytes(const Layout& lo) {
     const LocalSizes s(lo);
     size_t total = 0;
-    for (size_t b : {s.state, s.slot_counter, s.src, s.src, s.src, s.layout_range, s.recv_rows})
+    for (size_t b :
+         {s.state, s.slot_counter, s.src, s.src, s.src, s.layout_range, s.recv_rows, s.local_row})
       total += round_up(b, 256);
     return total;
   }

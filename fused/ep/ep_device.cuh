@@ -44,6 +44,7 @@ struct EpDevice {
   int32_t* src_rank = nullptr;
   int64_t* layout_range = nullptr;  // [L][R]
   int* recv_rows = nullptr;         // [L] rows of the latest dispatch, for combine
+  int* local_row = nullptr;         // [Tmax][K_max] recv_x row of this rank's own (t, k)
   int* error = nullptr;             // host-mapped DeviceError bits
   unsigned long long timeout_ns = 0;
   int* timeout_error = nullptr;  // the communicator's word (tdmShmemDevice_t::internal_error)

@@ -266,6 +266,7 @@ __device__ __forceinline__ void dispatch_recv(const EpDevice& d, char* recv_x, f
         d.src_token[out_row] = meta.x;
         d.src_k[out_row] = meta.y;
         d.src_rank[out_row] = r;
+        if (r == d.rank) d.local_row[size_t(meta.x) * lo.max_topk + meta.y] = int(out_row);
       }
     }
     __syncthreads();  // s_count and s_begin are reused by the next expert
@@ -275,7 +276,11 @@ __device__ __forceinline__ void dispatch_recv(const EpDevice& d, char* recv_x, f
 
 // ---- combine ----
 
-__device__ __forceinline__ void combine_send(const EpDevice& d, const char* y, uint32_t epoch) {
+// `direct` (one kernel for both phases): rows for this rank's own tokens are
+// not copied; the receive part reads them from y, which a caller of the
+// two-phase form could change in between.
+__device__ __forceinline__ void combine_send(const EpDevice& d, const char* y, uint32_t epoch,
+                                             bool direct) {
   __shared__ int s_most;
   const Layout& lo = d.layout;
   const int tid = threadIdx.x, R = lo.nranks, L = lo.local_experts();
@@ -298,7 +303,9 @@ __device__ __forceinline__ void combine_send(const EpDevice& d, const char* y, u
     const int l = w % L, i = w / L;
     if (i >= d.recv_rows[l]) continue;
     const size_t at = size_t(l) * per_expert + i;
-    const int r = d.src_rank[at], t = d.src_token[at], k = d.src_k[at];
+    const int r = d.src_rank[at];
+    if (direct && r == d.rank) continue;
+    const int t = d.src_token[at], k = d.src_k[at];
     warp_copy(d.region[r] + lo.combine_row(parity, t, k), y + at * row_bytes, row_bytes, lane);
     __syncwarp();
     if (lane == 0) {
@@ -309,10 +316,10 @@ __device__ __forceinline__ void combine_send(const EpDevice& d, const char* y, u
   }
 }
 
-__device__ __forceinline__ void combine_recv(const EpDevice& d, const int64_t* idx,
+__device__ __forceinline__ void combine_recv(const EpDevice& d, const char* y, const int64_t* idx,
                                              const float* weights, int T, int K, __nv_bfloat16* out,
-                                             uint32_t epoch) {
-  __shared__ int s_use[kMaxTopk];
+                                             uint32_t epoch, bool direct) {
+  __shared__ const char* s_src[kMaxTopk];  // row k of the token, or null when skipped
   __shared__ float s_weight[kMaxTopk];
   const Layout& lo = d.layout;
   const int tid = threadIdx.x;
@@ -329,15 +336,19 @@ __device__ __forceinline__ void combine_recv(const EpDevice& d, const int64_t* i
   const int vectors = lo.hidden / 8;
   for (int t = blockIdx.x; t < T; t += gridDim.x) {
     if (tid < K) {
-      const bool use = expert_at(d, idx, t, tid, K, false) >= 0;
-      s_use[tid] = use;
-      s_weight[tid] = weights[size_t(t) * K + tid];
-      if (use) {
+      const int e = expert_at(d, idx, t, tid, K, false);
+      const char* src = nullptr;
+      if (e >= 0 && direct && e / lo.local_experts() == d.rank) {
+        src = y + size_t(d.local_row[size_t(t) * lo.max_topk + tid]) * lo.combine_row_bytes();
+      } else if (e >= 0) {
         const auto* flag =
             reinterpret_cast<const uint64_t*>(d.region[d.rank] + lo.combine_flag(parity, t, tid));
         Deadline deadline(d.timeout_ns, d.timeout_error);
         while (ld_acquire_sys(flag) != epoch) deadline.check();
+        src = d.region[d.rank] + lo.combine_row(parity, t, tid);
       }
+      s_src[tid] = src;
+      s_weight[tid] = weights[size_t(t) * K + tid];
     }
     __syncthreads();
     for (int v = tid; v < vectors; v += kThreads) {
@@ -348,13 +359,11 @@ __device__ __forceinline__ void combine_recv(const EpDevice& d, const int64_t* i
         int4 raw[kUnroll];
 #pragma unroll
         for (int u = 0; u < kUnroll; ++u)
-          if (k0 + u < K && s_use[k0 + u])
-            raw[u] = __ldcg(reinterpret_cast<const int4*>(d.region[d.rank] +
-                                                          lo.combine_row(parity, t, k0 + u)) +
-                            v);
+          if (k0 + u < K && s_src[k0 + u])
+            raw[u] = __ldcg(reinterpret_cast<const int4*>(s_src[k0 + u]) + v);
 #pragma unroll
         for (int u = 0; u < kUnroll; ++u) {
-          if (k0 + u >= K || !s_use[k0 + u]) continue;
+          if (k0 + u >= K || !s_src[k0 + u]) continue;
           float f[8];
           unpack_bf16x8(raw[u], f);
 #pragma unroll
@@ -388,8 +397,10 @@ __global__ void __launch_bounds__(kThreads, 1)
     combine_kernel(EpDevice d, const char* y, const int64_t* idx, const float* weights, int T,
                    int K, __nv_bfloat16* out) {
   const uint32_t epoch = epoch_of(d, kCombineEpoch);
-  if constexpr ((kPhase & TDM_EP_SEND) != 0) combine_send(d, y, epoch);
-  if constexpr ((kPhase & TDM_EP_RECV) != 0) combine_recv(d, idx, weights, T, K, out, epoch);
+  constexpr bool direct = kPhase == TDM_EP_BOTH;
+  if constexpr ((kPhase & TDM_EP_SEND) != 0) combine_send(d, y, epoch, direct);
+  if constexpr ((kPhase & TDM_EP_RECV) != 0)
+    combine_recv(d, y, idx, weights, T, K, out, epoch, direct);
 }
 
 }  // namespace
