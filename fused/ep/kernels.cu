@@ -93,12 +93,12 @@ __device__ __forceinline__ void warp_copy(char* dst, const char* src, size_t byt
 }
 
 // Last block of a receive kernel advances the epoch for the next call; every
-// block read it at its start, before arriving here.
+// block read it at its start, before arriving here. No fence: only the next
+// kernel on the stream reads what this publishes.
 __device__ __forceinline__ void finish_epoch(const EpDevice& d, int epoch_word, int done_word,
                                              uint32_t epoch) {
   __syncthreads();
   if (threadIdx.x == 0) {
-    __threadfence();
     if (atomicAdd(&d.state[done_word], 1u) == gridDim.x - 1) {
       d.state[done_word] = 0;
       d.state[epoch_word] = epoch;
@@ -351,26 +351,40 @@ __device__ __forceinline__ void combine_recv(const EpDevice& d, const char* y, c
       s_weight[tid] = weights[size_t(t) * K + tid];
     }
     __syncthreads();
-    for (int v = tid; v < vectors; v += kThreads) {
-      float acc[8] = {};
-      // kUnroll rows' loads in flight, then their fmas in k order (the sum
-      // stays bit-reproducible).
+    // Two vectors a thread (H 8192 is two passes of the block) and kUnroll
+    // rows' loads in flight for both, then their fmas in k order (the sum
+    // stays bit-reproducible).
+    for (int v0 = tid; v0 < vectors; v0 += 2 * kThreads) {
+      const int v1 = v0 + kThreads;
+      const bool second = v1 < vectors;
+      float acc0[8] = {}, acc1[8] = {};
       for (int k0 = 0; k0 < K; k0 += kUnroll) {
-        int4 raw[kUnroll];
-#pragma unroll
-        for (int u = 0; u < kUnroll; ++u)
-          if (k0 + u < K && s_src[k0 + u])
-            raw[u] = __ldcg(reinterpret_cast<const int4*>(s_src[k0 + u]) + v);
+        int4 raw0[kUnroll], raw1[kUnroll];
 #pragma unroll
         for (int u = 0; u < kUnroll; ++u) {
           if (k0 + u >= K || !s_src[k0 + u]) continue;
-          float f[8];
-          unpack_bf16x8(raw[u], f);
+          const auto* row = reinterpret_cast<const int4*>(s_src[k0 + u]);
+          raw0[u] = __ldcg(row + v0);
+          if (second) raw1[u] = __ldcg(row + v1);
+        }
 #pragma unroll
-          for (int i = 0; i < 8; ++i) acc[i] = __fmaf_rn(s_weight[k0 + u], f[i], acc[i]);
+        for (int u = 0; u < kUnroll; ++u) {
+          if (k0 + u >= K || !s_src[k0 + u]) continue;
+          const float w = s_weight[k0 + u];
+          float f[8];
+          unpack_bf16x8(raw0[u], f);
+#pragma unroll
+          for (int i = 0; i < 8; ++i) acc0[i] = __fmaf_rn(w, f[i], acc0[i]);
+          if (second) {
+            unpack_bf16x8(raw1[u], f);
+#pragma unroll
+            for (int i = 0; i < 8; ++i) acc1[i] = __fmaf_rn(w, f[i], acc1[i]);
+          }
         }
       }
-      reinterpret_cast<int4*>(out + size_t(t) * lo.hidden)[v] = pack_bf16x8(acc);
+      auto* o = reinterpret_cast<int4*>(out + size_t(t) * lo.hidden);
+      o[v0] = pack_bf16x8(acc0);
+      if (second) o[v1] = pack_bf16x8(acc1);
     }
     __syncthreads();
   }
