@@ -27,8 +27,8 @@
  * top-k is invalid input (see Device errors).
  *
  * Phases: TDM_EP_SEND issues the sends and returns, TDM_EP_RECV waits for the
- * peers' data and produces the outputs, TDM_EP_BOTH does both (one kernel per
- * phase). Between the two phases the stream may run other work. Per ep, calls
+ * peers' data and produces the outputs, TDM_EP_BOTH does both in one kernel
+ * (fastest). Between the two phases the stream may run other work. Per ep, calls
  * go in the order dispatch send, dispatch recv, [combine send, combine recv];
  * another order is refused with a sentence. Nothing waits on the host: calls
  * are stream-ordered and may be captured in a CUDA graph and replayed with new
