@@ -24,7 +24,7 @@
 #include <string>
 #include <vector>
 
-#include "graph_time.h"
+#include "gpu_tool.h"
 #include "nccl_peer.h"
 #include "tandem/ep.h"
 #include "tandem/tandem.h"
@@ -34,15 +34,6 @@
 namespace {
 
 tdm::test::GpuWorld g;
-
-#define CHECK_CUDA(x)                                                                         \
-  do {                                                                                        \
-    cudaError_t e_ = (x);                                                                     \
-    if (e_ != cudaSuccess) {                                                                  \
-      std::fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e_)); \
-      std::exit(1);                                                                           \
-    }                                                                                         \
-  } while (0)
 
 struct DevBuf {
   void* p = nullptr;
@@ -122,15 +113,6 @@ __global__ void reduce_combine(const __nv_bfloat16* recv, int R, int Tmax, int T
     for (int r = 0; r < R; ++r) acc += __bfloat162float(recv[(size_t(r) * Tmax + t) * H + c]);
     out[size_t(t) * H + c] = __float2bfloat16(acc);
   }
-}
-
-std::string cell(double us) {
-  char b[32];
-  if (us < 0)
-    std::snprintf(b, sizeof b, "%8s", "n/a");
-  else
-    std::snprintf(b, sizeof b, "%8.1f", us);
-  return b;
 }
 
 }  // namespace
@@ -258,10 +240,11 @@ int main(int argc, char** argv) {
     if (g.rank == 0) {
       const double ep_sum = t_disp + t_comb;
       auto ratio = [&](double a, double b) { return a > 0 && b > 0 ? (a + b) / ep_sum : -1.0; };
-      std::printf("  %5d %s %s %7.2f %7.2f %s %s %s %s %7.2f %7.2f\n", T, cell(t_disp).c_str(),
-                  cell(t_comb).c_str(), rows * double(wire_row) / 1e6, rows * double(H) * 2 / 1e6,
-                  cell(t_ad).c_str(), cell(t_ac).c_str(), cell(t_nd).c_str(), cell(t_nc).c_str(),
-                  ratio(t_ad, t_ac), ratio(t_nd, t_nc));
+      std::printf("  %5d %s %s %7.2f %7.2f %s %s %s %s %7.2f %7.2f\n", T, cell(t_disp, 8).c_str(),
+                  cell(t_comb, 8).c_str(), rows * double(wire_row) / 1e6,
+                  rows * double(H) * 2 / 1e6, cell(t_ad, 8).c_str(), cell(t_ac, 8).c_str(),
+                  cell(t_nd, 8).c_str(), cell(t_nc, 8).c_str(), ratio(t_ad, t_ac),
+                  ratio(t_nd, t_nc));
       std::fflush(stdout);
     }
     if (T == 128) {

@@ -24,7 +24,7 @@
 #include <string>
 #include <vector>
 
-#include "graph_time.h"
+#include "gpu_tool.h"
 #include "nccl_peer.h"
 #include "tandem/fused.h"
 #include "tandem/tandem.h"
@@ -51,15 +51,6 @@ const Shape kShapes[] = {
     {'x', 128, 8192, 8192},   {'x', 2048, 5120, 25600}, {'x', 1, 8192, 8192},
     {'x', 8, 8192, 8192},     {'x', 512, 8192, 8192},   {'x', 4096, 8192, 8192},
 };
-
-#define CHECK_CUDA(x)                                                                         \
-  do {                                                                                        \
-    cudaError_t e_ = (x);                                                                     \
-    if (e_ != cudaSuccess) {                                                                  \
-      std::fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e_)); \
-      std::exit(1);                                                                           \
-    }                                                                                         \
-  } while (0)
 
 __global__ void fill_random(__nv_bfloat16* p, size_t n, uint64_t seed) {
   for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < n;
@@ -89,15 +80,6 @@ bool gemm(cublasHandle_t h, const void* a, const void* b, void* c, size_t m, siz
   return cublasGemmEx(h, CUBLAS_OP_N, CUBLAS_OP_N, int(n), int(m), int(k), &one, b, CUDA_R_16BF,
                       int(n), a, CUDA_R_16BF, int(k), &zero, c, CUDA_R_16BF, int(n),
                       CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT) == CUBLAS_STATUS_SUCCESS;
-}
-
-std::string cell(double us) {
-  char b[32];
-  if (us < 0)
-    std::snprintf(b, sizeof b, "%9s", "n/a");
-  else
-    std::snprintf(b, sizeof b, "%9.1f", us);
-  return b;
 }
 
 tdmResult_t make_op(char op, const tdmGemmShape_t& s, const char* mode, tdmFusedOp_t* out) {
@@ -199,8 +181,8 @@ int main(int argc, char** argv) {
       const double ideal = std::max(t_gemm, t_coll);
       auto ratio = [](double x, double y) { return x > 0 && y > 0 ? x / y : -1.0; };
       std::printf("  %-7s %6zu %6zu %6zu %s %s %s %s %s %s %8.2f %8.2f %8.2f\n", opname, sh.m, sh.k,
-                  sh.n, cell(t_gemm).c_str(), cell(t_parts).c_str(), cell(t_coll).c_str(),
-                  cell(t_seq).c_str(), cell(t_tseq).c_str(), cell(t_fused).c_str(),
+                  sh.n, cell(t_gemm, 9).c_str(), cell(t_parts, 9).c_str(), cell(t_coll, 9).c_str(),
+                  cell(t_seq, 9).c_str(), cell(t_tseq, 9).c_str(), cell(t_fused, 9).c_str(),
                   ratio(t_seq, t_fused), ratio(t_tseq, t_fused), ratio(t_fused, ideal));
       std::fflush(stdout);
     }

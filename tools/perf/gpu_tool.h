@@ -1,16 +1,41 @@
-// CUDA-graph timing shared by the GPU perf tools (fused_perf, ep_perf):
-// `reps` calls of a body captured in one graph, replayed after warm-up; the
-// figure is the median replay's CUDA-event time divided by reps.
-#ifndef TANDEM_TOOLS_PERF_GRAPH_TIME_H_
-#define TANDEM_TOOLS_PERF_GRAPH_TIME_H_
+// What the multi-rank GPU perf tools (fused_perf, ep_perf) share: CHECK_CUDA
+// (a failed set-up call ends the tool with the call and its error),
+// CUDA-graph timing (`reps` calls of a body captured in one graph, replayed
+// after warm-up; the figure is the median replay's CUDA-event time divided
+// by reps) and their table cells.
+#ifndef TANDEM_TOOLS_PERF_GPU_TOOL_H_
+#define TANDEM_TOOLS_PERF_GPU_TOOL_H_
 
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <functional>
+#include <string>
 #include <vector>
 
+#define CHECK_CUDA(x)                                                                         \
+  do {                                                                                        \
+    cudaError_t e_ = (x);                                                                     \
+    if (e_ != cudaSuccess) {                                                                  \
+      std::fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e_)); \
+      std::exit(1);                                                                           \
+    }                                                                                         \
+  } while (0)
+
 namespace {
+
+// Microseconds, one decimal, right-aligned in `width` columns; "n/a" for a
+// negative figure (a variant that did not run).
+std::string cell(double us, int width) {
+  char b[32];
+  if (us < 0)
+    std::snprintf(b, sizeof b, "%*s", width, "n/a");
+  else
+    std::snprintf(b, sizeof b, "%*.1f", width, us);
+  return b;
+}
 
 // Median per-call microseconds of `body` (reps calls captured in one graph),
 // or -1 when the capture or a call failed. `align`, when given, is enqueued on
@@ -54,4 +79,4 @@ double time_graph(cudaStream_t s, int reps, int replays, const std::function<boo
 
 }  // namespace
 
-#endif  // TANDEM_TOOLS_PERF_GRAPH_TIME_H_
+#endif  // TANDEM_TOOLS_PERF_GPU_TOOL_H_
