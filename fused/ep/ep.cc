@@ -21,19 +21,27 @@ namespace tdm::fused::ep {
 
 namespace {
 
-// Device-local arrays of EpDevice, carved from one allocation.
-struct LocalSizes {
-  size_t state, slot_counter, src, layout_range, recv_rows, local_row;
-  explicit LocalSizes(const Layout& lo) {
-    const size_t E = size_t(lo.experts), LR = size_t(lo.local_experts()) * lo.nranks;
-    state = kStateWords * sizeof(uint32_t);
-    slot_counter = 2 * E * sizeof(int);  // per parity
-    src = size_t(lo.local_experts()) * lo.rows_per_expert() * sizeof(int32_t);
-    layout_range = LR * sizeof(int64_t);
-    recv_rows = size_t(lo.local_experts()) * sizeof(int);
-    local_row = size_t(lo.max_tokens) * lo.max_topk * sizeof(int);
-  }
-};
+// Points the device-local arrays of `dev` one after another (256-byte
+// aligned) into the allocation at `base` and returns the bytes they take;
+// with `base` null, only the size (one list for both, so they cannot drift).
+size_t carve_local(const Layout& lo, char* base, EpDevice& dev) {
+  const size_t E = size_t(lo.experts), L = size_t(lo.local_experts());
+  const size_t rows = L * lo.rows_per_expert();
+  size_t used = 0;
+  auto take = [&]<typename T>(T*& field, size_t count) {
+    field = base ? reinterpret_cast<T*>(base + used) : nullptr;
+    used += round_up(count * sizeof(T), 256);
+  };
+  take(dev.state, kStateWords);
+  take(dev.slot_counter, 2 * E);  // per parity
+  take(dev.src_token, rows);
+  take(dev.src_k, rows);
+  take(dev.src_rank, rows);
+  take(dev.layout_range, L * lo.nranks);
+  take(dev.recv_rows, L);
+  take(dev.local_row, size_t(lo.max_tokens) * lo.max_topk);
+  return used;
+}
 
 class CudaEp final : public Ep {
  public:
@@ -57,21 +65,7 @@ class CudaEp final : public Ep {
     dev_.round_scale = (config.flags & TDM_EP_ROUND_SCALE) != 0;
     for (int pe = 0; pe < comm.nranks; ++pe)
       dev_.region[pe] = reinterpret_cast<char*>(region_.flag(pe, 0));
-    const LocalSizes sizes(lo);
-    char* at = static_cast<char*>(local_.get());
-    auto carve = [&](size_t bytes) {
-      char* p = at;
-      at += round_up(bytes, 256);
-      return p;
-    };
-    dev_.state = reinterpret_cast<uint32_t*>(carve(sizes.state));
-    dev_.slot_counter = reinterpret_cast<int*>(carve(sizes.slot_counter));
-    dev_.src_token = reinterpret_cast<int32_t*>(carve(sizes.src));
-    dev_.src_k = reinterpret_cast<int32_t*>(carve(sizes.src));
-    dev_.src_rank = reinterpret_cast<int32_t*>(carve(sizes.src));
-    dev_.layout_range = reinterpret_cast<int64_t*>(carve(sizes.layout_range));
-    dev_.recv_rows = reinterpret_cast<int*>(carve(sizes.recv_rows));
-    dev_.local_row = reinterpret_cast<int*>(carve(sizes.local_row));
+    carve_local(lo, static_cast<char*>(local_.get()), dev_);
     void* error_device = nullptr;
     TDM_CUDA(cudaHostGetDevicePointer(&error_device, error_.get(), 0));
     dev_.error = static_cast<int*>(error_device);
@@ -117,12 +111,8 @@ class CudaEp final : public Ep {
 
  private:
   static size_t local_bytes(const Layout& lo) {
-    const LocalSizes s(lo);
-    size_t total = 0;
-    for (size_t b :
-         {s.state, s.slot_counter, s.src, s.src, s.src, s.layout_range, s.recv_rows, s.local_row})
-      total += round_up(b, 256);
-    return total;
+    EpDevice scratch;
+    return carve_local(lo, nullptr, scratch);
   }
   // The signal words, zero on every rank before any rank returns from create.
   static std::vector<uint32_t> signal_words(const Layout& lo) {
