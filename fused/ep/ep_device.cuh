@@ -4,7 +4,8 @@
 // Ordering contract (docs/ep.md, "Signals"): a send kernel first writes
 // every receiver's count words (relaxed: they order no data), then the rows
 // with plain stores, each row followed, after its block's or warp's barrier
-// and a system-scope fence, by the row's flag (the call's epoch). The
+// and a system-scope fence, by the row's flag (the call's epoch); a dispatch
+// row is one token's row to one rank, its meta naming the local experts. The
 // receiver polls counts and flags with ld.acquire.sys, then reads the rows.
 // Epochs live in `state` (device memory), advanced by the last block of each
 // receive kernel, so a CUDA graph replays the calls unchanged.
@@ -39,6 +40,7 @@ struct EpDevice {
   char* region[kMaxRanks] = {};  // the symmetric region, as mapped here, by rank
   uint32_t* state = nullptr;     // kStateWords
   int* slot_counter = nullptr;   // [2][E] rows sent to expert e by the call of that parity
+  int* token_counter = nullptr;  // [2][R] token rows sent to rank r by the call of that parity
   int32_t* src_token = nullptr;  // the handle: [L][R*Tmax]
   int32_t* src_k = nullptr;
   int32_t* src_rank = nullptr;

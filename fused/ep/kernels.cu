@@ -21,6 +21,7 @@ using tandem::detail::st_relaxed_sys;
 constexpr int kThreads = 512;
 constexpr int kChannels = 16;  // per thread
 constexpr int kWarps = kThreads / 32;
+constexpr unsigned kFullMask = 0xffffffffu;
 static_assert(kThreads * kChannels >= kMaxHidden);
 
 __device__ __forceinline__ uint32_t epoch_of(const EpDevice& d, int word) {
@@ -29,19 +30,28 @@ __device__ __forceinline__ uint32_t epoch_of(const EpDevice& d, int word) {
 
 // Expert of top-k entry k of token t, or -1 when skipped: -1 itself, out of
 // range, or repeated from an earlier k (those two recorded when `record`).
+// With `first`, also whether it is the token's first valid entry on its
+// expert's rank: no earlier entry in [0, E) on that rank (an earlier repeat
+// of a valid expert lies on the rank of its first occurrence, so the range
+// check is enough).
 __device__ __forceinline__ int expert_at(const EpDevice& d, const int64_t* idx, int t, int k, int K,
-                                         bool record) {
+                                         bool record, bool* first = nullptr) {
   const int64_t e = idx[size_t(t) * K + k];
   if (e == -1) return -1;
-  if (e < -1 || e >= d.layout.experts) {
+  const int E = d.layout.experts, L = d.layout.local_experts();
+  if (e < -1 || e >= E) {
     if (record) atomicOr_system(d.error, kBadExpert);
     return -1;
   }
-  for (int j = 0; j < k; ++j)
-    if (idx[size_t(t) * K + j] == e) {
+  if (first) *first = true;
+  for (int j = 0; j < k; ++j) {
+    const int64_t o = idx[size_t(t) * K + j];
+    if (o == e) {
       if (record) atomicOr_system(d.error, kRepeatedExpert);
       return -1;
     }
+    if (first && o >= 0 && o < E && o / L == e / L) *first = false;
+  }
   return static_cast<int>(e);
 }
 
@@ -108,52 +118,110 @@ __device__ __forceinline__ void finish_epoch(const EpDevice& d, int epoch_word, 
 
 // ---- dispatch ----
 
+// warp_copy's multi-load copy, fanned out: one 16-byte-aligned row of
+// `bytes` from `src` into n rows of `dst` (row m at dst + row_m * bytes,
+// row_m held by lane m). The source is read once and stored n times; n and
+// the loops are warp-uniform (the shuffles need every lane).
+__device__ __forceinline__ void warp_fanout(char* dst, size_t bytes, int my_row, int n,
+                                            const char* src, int lane) {
+  const int vectors = int(bytes / 16);
+  const auto* s = reinterpret_cast<const int4*>(src);
+  for (int base0 = 0; base0 < vectors; base0 += kUnroll * 32) {
+    const int base = base0 + lane;
+    int4 v[kUnroll];
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u)
+      if (base + u * 32 < vectors) v[u] = __ldcg(s + base + u * 32);
+    for (int m = 0; m < n; ++m) {
+      auto* o = reinterpret_cast<int4*>(dst + size_t(__shfl_sync(kFullMask, my_row, m)) * bytes);
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u)
+        if (base + u * 32 < vectors) o[base + u * 32] = v[u];
+    }
+  }
+}
+
+// One wire row per (token, destination rank with at least one of the
+// token's experts): the receiver fans it out to its local experts' rows.
 __device__ __forceinline__ void dispatch_send(const EpDevice& d, const __nv_bfloat16* x,
                                               const int64_t* idx, int T, int K, uint32_t epoch) {
-  extern __shared__ int s_rows[];  // [E] rows this rank sends to each expert this call
-  __shared__ int s_expert[kMaxTopk], s_slot[kMaxTopk];
+  extern __shared__ int s_rows[];          // [E] rows this rank sends to each expert this call
+  __shared__ int s_token_rows[kMaxRanks];  // token rows this rank sends to each rank
+  __shared__ int s_row[kMaxRanks];         // the token's row at each rank, -1: none
   const Layout& lo = d.layout;
-  const int tid = threadIdx.x, E = lo.experts, L = lo.local_experts();
+  const int tid = threadIdx.x, E = lo.experts, L = lo.local_experts(), R = lo.nranks;
+  const int lane = tid % 32;
   const int parity = epoch & 1;
 
-  // Every expert's count at once, from the first blocks (each counts all
-  // T*K entries, a few loads a thread), relaxed: it orders no data (each row
-  // has its own flag); a receiver learns from it how many rows to await.
+  // Every count word at once, from the first blocks (each counts all T*K
+  // entries, a few loads a thread), relaxed: they order no data (each row
+  // has its own flag); a receiver learns from them how many rows to await
+  // and where each expert's rows begin. Empty ones too (docs/ep.md, "Reuse").
   if (blockIdx.x * kThreads < E) {
     for (int e = tid; e < E; e += kThreads) s_rows[e] = 0;
+    if (tid < R) s_token_rows[tid] = 0;
     __syncthreads();
     for (int j = tid; j < T * K; j += kThreads) {
-      const int e = expert_at(d, idx, j / K, j % K, K, false);
-      if (e >= 0) atomicAdd(&s_rows[e], 1);
+      bool first = false;
+      const int e = expert_at(d, idx, j / K, j % K, K, false, &first);
+      if (e < 0) continue;
+      atomicAdd(&s_rows[e], 1);
+      if (first) atomicAdd(&s_token_rows[e / L], 1);
     }
     __syncthreads();
     for (int e = blockIdx.x * kThreads + tid; e < E; e += gridDim.x * kThreads)
       st_relaxed_sys(
           reinterpret_cast<uint64_t*>(d.region[e / L] + lo.dispatch_signal(parity, e % L, d.rank)),
           dispatch_word(epoch, uint32_t(s_rows[e])));
+    if (blockIdx.x == 0 && tid < R)
+      st_relaxed_sys(reinterpret_cast<uint64_t*>(d.region[tid] + lo.token_signal(parity, d.rank)),
+                     dispatch_word(epoch, uint32_t(s_token_rows[tid])));
   }
 
-  // The other parity's slot counters are the previous call's, whose send is
-  // over (an earlier kernel); zeroed for the next call.
-  if (blockIdx.x == gridDim.x - 1)
+  // The other parity's counters are the previous call's, whose send is over
+  // (an earlier kernel); zeroed for the next call.
+  if (blockIdx.x == gridDim.x - 1) {
     for (int e = tid; e < E; e += kThreads) d.slot_counter[(parity ^ 1) * E + e] = 0;
+    if (tid < R) d.token_counter[(parity ^ 1) * R + tid] = 0;
+  }
 
   const int c0 = tid * kChannels;
   const bool active = c0 < lo.hidden;
   for (int t = blockIdx.x; t < T; t += gridDim.x) {
-    if (tid < K) {
-      const int e = expert_at(d, idx, t, tid, K, true);
-      s_expert[tid] = e;
-      s_slot[tid] = e >= 0 ? atomicAdd(&d.slot_counter[parity * E + e], 1) : 0;
-    }
-    __syncthreads();
     int4 v0 = make_int4(0, 0, 0, 0), v1 = v0;
     if (active) {
       const int4* src = reinterpret_cast<const int4*>(x + size_t(t) * lo.hidden + c0);
       v0 = src[0];
       v1 = src[1];
     }
-    // The wire form of this thread's 16 channels, cast once for all K rows.
+    // Warp 0 routes the token while the other warps load it: lane k takes
+    // entry k's slot at its expert, lane r the token's row at rank r when an
+    // entry goes there and writes that row's meta header, lane k its entry.
+    if (tid < 32) {
+      const int e = lane < K ? expert_at(d, idx, t, lane, K, true) : -1;
+      const int rank = e >= 0 ? e / L : -1;
+      unsigned entries = 0;  // at lane r: the lanes (entries) going to rank r
+      for (int r = 0; r < R; ++r) {
+        const unsigned m = __ballot_sync(kFullMask, rank == r);
+        if (lane == r) entries = m;
+      }
+      const int slot = e >= 0 ? atomicAdd(&d.slot_counter[parity * E + e], 1) : 0;
+      const int row = entries ? atomicAdd(&d.token_counter[parity * R + lane], 1) : -1;
+      if (lane < R) s_row[lane] = row;
+      if (entries)
+        *reinterpret_cast<int2*>(d.region[lane] + lo.dispatch_row(parity, d.rank, row) +
+                                 lo.meta_offset()) = make_int2(t, __popc(entries));
+      const int from = rank < 0 ? 0 : rank;
+      const unsigned same = __shfl_sync(kFullMask, entries, from);
+      const int at = __shfl_sync(kFullMask, row, from);
+      if (e >= 0) {
+        auto* list =
+            reinterpret_cast<uint32_t*>(d.region[rank] + lo.dispatch_row(parity, d.rank, at) +
+                                        lo.meta_offset() + kMetaHeaderBytes);
+        list[__popc(same & ((1u << lane) - 1))] = pack_meta(e % L, lane, slot);
+      }
+    }
+    // The wire form of this thread's 16 channels, cast once for all ranks.
     int4 wire0 = v0, wire1 = v1;
     float scale_inv = 0.f;
     if (lo.fp8) {
@@ -164,7 +232,7 @@ __device__ __forceinline__ void dispatch_send(const EpDevice& d, const __nv_bflo
 #pragma unroll
       for (int i = 0; i < kChannels; ++i) amax = fmaxf(amax, fabsf(f[i]));
 #pragma unroll
-      for (int m = 1; m < 8; m <<= 1) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, m));
+      for (int m = 1; m < 8; m <<= 1) amax = fmaxf(amax, __shfl_xor_sync(kFullMask, amax, m));
       amax = fmaxf(amax, 1e-4f);
       float scale;
       if (d.round_scale) {
@@ -180,96 +248,121 @@ __device__ __forceinline__ void dispatch_send(const EpDevice& d, const __nv_bflo
         q[i] = __nv_cvt_float2_to_fp8x2(make_float2(f[2 * i] * scale, f[2 * i + 1] * scale),
                                         __NV_SATFINITE, __NV_E4M3);
     }
-    for (int k = 0; k < K; ++k) {
-      const int e = s_expert[k];
-      if (e < 0) continue;
-      char* row = d.region[e / L] + lo.dispatch_row(parity, e % L, d.rank, s_slot[k]);
-      if (active) {
-        if (lo.fp8) {
-          *reinterpret_cast<int4*>(row + c0) = wire0;
-          if (tid % 8 == 0)
-            reinterpret_cast<float*>(row + lo.payload_bytes())[c0 / kGroup] = scale_inv;
-        } else {
-          reinterpret_cast<int4*>(row + 2 * size_t(c0))[0] = wire0;
-          reinterpret_cast<int4*>(row + 2 * size_t(c0))[1] = wire1;
-        }
+    __syncthreads();
+    for (int r = 0; r < R; ++r) {
+      const int at = s_row[r];
+      if (at < 0 || !active) continue;
+      char* row = d.region[r] + lo.dispatch_row(parity, d.rank, at);
+      if (lo.fp8) {
+        *reinterpret_cast<int4*>(row + c0) = wire0;
+        if (tid % 8 == 0)
+          reinterpret_cast<float*>(row + lo.payload_bytes())[c0 / kGroup] = scale_inv;
+      } else {
+        reinterpret_cast<int4*>(row + 2 * size_t(c0))[0] = wire0;
+        reinterpret_cast<int4*>(row + 2 * size_t(c0))[1] = wire1;
       }
-      if (tid == 0)
-        *reinterpret_cast<int4*>(row + lo.payload_bytes() + lo.scale_bytes()) =
-            make_int4(t, k, 0, 0);
     }
     __syncthreads();
-    // The row's flag after the block's stores (ordered by the barrier and
-    // the fence); the K threads are one warp, so one system fence.
-    if (tid < K && s_expert[tid] >= 0) {
-      const int e = s_expert[tid];
+    // Each row's flag after the block's stores, payload and meta (ordered by
+    // the barrier and the fence); the R threads are one warp, so one system
+    // fence. Lane r wrote s_row[r] and is the only one to read it from here
+    // to its next write.
+    if (tid < R && s_row[tid] >= 0) {
       fence_acq_rel_sys();
-      st_relaxed_sys(reinterpret_cast<uint64_t*>(
-                         d.region[e / L] + lo.dispatch_flag(parity, e % L, d.rank, s_slot[tid])),
-                     uint64_t(epoch));
+      st_relaxed_sys(
+          reinterpret_cast<uint64_t*>(d.region[tid] + lo.dispatch_flag(parity, d.rank, s_row[tid])),
+          uint64_t(epoch));
     }
   }
 }
 
+// Every block awaits all count words (E = L * R of them, and R token-row
+// words) and computes every expert's begins; then the grid's warps take the
+// token rows, striped over the blocks first so that a few rows still spread
+// over the multiprocessors, and fan each out to its local experts' rows.
 __device__ __forceinline__ void dispatch_recv(const EpDevice& d, char* recv_x, float* recv_scales,
                                               int32_t* recv_count, uint32_t epoch) {
-  __shared__ int s_count[kMaxRanks], s_begin[kMaxRanks + 1];
+  __shared__ int s_count[kMaxExperts];    // [L][R] rows of local expert l from rank r
+  __shared__ int s_begin[kMaxExperts];    // [L][R] where they begin in recv_x[l]
+  __shared__ int s_first[kMaxRanks + 1];  // token rows from ranks before r
   const Layout& lo = d.layout;
-  const int tid = threadIdx.x, R = lo.nranks, L = lo.local_experts();
+  const int tid = threadIdx.x, R = lo.nranks, L = lo.local_experts(), E = lo.experts;
   const int parity = epoch & 1;
   const size_t per_expert = lo.rows_per_expert();
   const int lane = tid % 32, warp = tid / 32;
-  for (int l = blockIdx.x; l < L; l += gridDim.x) {
-    if (tid < R) {
-      const auto* word =
-          reinterpret_cast<const uint64_t*>(d.region[d.rank] + lo.dispatch_signal(parity, l, tid));
+  for (int i = tid; i < E + R; i += kThreads) {
+    const size_t at =
+        i < E ? lo.dispatch_signal(parity, i / R, i % R) : lo.token_signal(parity, i - E);
+    const auto* word = reinterpret_cast<const uint64_t*>(d.region[d.rank] + at);
+    Deadline deadline(d.timeout_ns, d.timeout_error);
+    uint64_t seen;
+    while (((seen = ld_acquire_sys(word)) >> 32) != epoch) deadline.check();
+    if (i < E)
+      s_count[i] = int(uint32_t(seen));
+    else
+      s_first[i - E + 1] = int(uint32_t(seen));
+  }
+  __syncthreads();
+  for (int l = tid; l < L; l += kThreads) {
+    int begin = 0;
+    for (int r = 0; r < R; ++r) {
+      s_begin[l * R + r] = begin;
+      begin += s_count[l * R + r];
+    }
+    if (blockIdx.x == 0) {
+      recv_count[l] = begin;
+      d.recv_rows[l] = begin;
+    }
+  }
+  if (tid == 0) {
+    s_first[0] = 0;
+    for (int r = 0; r < R; ++r) s_first[r + 1] += s_first[r];
+  }
+  __syncthreads();
+  if (blockIdx.x == 0)
+    for (int i = tid; i < E; i += kThreads)
+      d.layout_range[i] = (int64_t(s_begin[i]) << 32) | s_count[i];  // [L][R], as the words
+
+  const int rows = s_first[R];
+  for (int i = warp * gridDim.x + blockIdx.x; i < rows; i += gridDim.x * kWarps) {
+    int r = 0;
+    while (i >= s_first[r + 1]) ++r;
+    const int j = i - s_first[r];
+    if (lane == 0) {
+      const auto* flag =
+          reinterpret_cast<const uint64_t*>(d.region[d.rank] + lo.dispatch_flag(parity, r, j));
       Deadline deadline(d.timeout_ns, d.timeout_error);
-      uint64_t seen;
-      while (((seen = ld_acquire_sys(word)) >> 32) != epoch) deadline.check();
-      s_count[tid] = int(uint32_t(seen));
+      while (ld_acquire_sys(flag) != epoch) deadline.check();
     }
-    __syncthreads();
-    if (tid == 0) {
-      s_begin[0] = 0;
-      for (int r = 0; r < R; ++r) {
-        s_begin[r + 1] = s_begin[r] + s_count[r];
-        d.layout_range[size_t(l) * R + r] = (int64_t(s_begin[r]) << 32) | s_count[r];
-      }
-      recv_count[l] = s_begin[R];
-      d.recv_rows[l] = s_begin[R];
+    __syncwarp();
+    const char* row = d.region[d.rank] + lo.dispatch_row(parity, r, j);
+    const char* meta = row + lo.meta_offset();
+    const int2 head = __ldcg(reinterpret_cast<const int2*>(meta));  // token, entries
+    const int n = head.y;
+    // Lane m: entry m's recv_x row and its handle entry.
+    int out = 0;
+    if (lane < n) {
+      const MetaEntry m =
+          unpack_meta(__ldcg(reinterpret_cast<const unsigned*>(meta + kMetaHeaderBytes) + lane));
+      out = int(size_t(m.local_expert) * per_expert + s_begin[m.local_expert * R + r] + m.slot);
+      d.src_token[out] = head.x;
+      d.src_k[out] = m.k;
+      d.src_rank[out] = r;
+      if (r == d.rank) d.local_row[size_t(head.x) * lo.max_topk + m.k] = out;
     }
-    __syncthreads();
-    // One warp per row, once its flag holds the epoch: payload, scales and
-    // the row's handle entry.
-    for (int i = warp; i < s_begin[R]; i += kWarps) {
-      int r = 0;
-      while (i >= s_begin[r + 1]) ++r;
-      const int slot = i - s_begin[r];
-      if (lane == 0) {
-        const auto* flag = reinterpret_cast<const uint64_t*>(d.region[d.rank] +
-                                                             lo.dispatch_flag(parity, l, r, slot));
-        Deadline deadline(d.timeout_ns, d.timeout_error);
-        while (ld_acquire_sys(flag) != epoch) deadline.check();
-      }
-      __syncwarp();
-      const char* row = d.region[d.rank] + lo.dispatch_row(parity, l, r, slot);
-      const size_t out_row = size_t(l) * per_expert + i;
-      warp_copy(recv_x + out_row * lo.payload_bytes(), row, lo.payload_bytes(), lane);
-      if (lo.fp8) {
-        const auto* scales = reinterpret_cast<const float*>(row + lo.payload_bytes());
-        for (int g = lane; g < lo.groups(); g += 32)
-          recv_scales[out_row * lo.groups() + g] = __ldcg(scales + g);
-      }
-      if (lane == 0) {
-        const int4 meta =
-            __ldcg(reinterpret_cast<const int4*>(row + lo.payload_bytes() + lo.scale_bytes()));
-        d.src_token[out_row] = meta.x;
-        d.src_k[out_row] = meta.y;
-        d.src_rank[out_row] = r;
-        if (r == d.rank) d.local_row[size_t(meta.x) * lo.max_topk + meta.y] = int(out_row);
+    warp_fanout(recv_x, lo.payload_bytes(), out, n, row, lane);
+    if (lo.fp8) {
+      const auto* scales = reinterpret_cast<const float*>(row + lo.payload_bytes());
+      const int G = lo.groups();
+      for (int g0 = 0; g0 < G; g0 += 32) {
+        const int g = g0 + lane;
+        const float v = g < G ? __ldcg(scales + g) : 0.f;
+        for (int m = 0; m < n; ++m) {
+          const int o = __shfl_sync(kFullMask, out, m);
+          if (g < G) recv_scales[size_t(o) * G + g] = v;
+        }
       }
     }
-    __syncthreads();  // s_count and s_begin are reused by the next expert
   }
   finish_epoch(d, kDispatchEpoch, kDispatchDone, epoch);
 }
@@ -429,8 +522,12 @@ cudaError_t launch_dispatch(const EpDevice& d, int phase, const void* x, const i
     dispatch_kernel<TDM_EP_SEND><<<at.blocks, kThreads, shared, at.stream>>>(
         d, in, topk_idx, T, K, rx, recv_scales, recv_count);
   } else if (phase == TDM_EP_RECV) {
-    const int L = d.layout.local_experts();
-    const int blocks = L < 4 * at.blocks ? L : 4 * at.blocks;
+    // One block per multiprocessor, as the send (the token rows are striped
+    // over the blocks first, so they share every SM's copy bandwidth), and
+    // no more blocks than token rows can come: a block beyond them would
+    // only await the count words.
+    const int most_rows = d.layout.nranks * d.layout.max_tokens;
+    const int blocks = most_rows < at.blocks ? most_rows : at.blocks;
     dispatch_kernel<TDM_EP_RECV>
         <<<blocks, kThreads, 0, at.stream>>>(d, in, topk_idx, T, K, rx, recv_scales, recv_count);
   } else {

@@ -98,16 +98,17 @@ TEST_F(EpApi, BadConfigsAreRefusedByNameAndTheHintIsTheLayout) {
   refused(c, 2, tdmInvalidArgument, "unknown bits");
   refused(config(), 9, tdmInvalidUsage, "1 to 8 ranks");
 
-  // DeepEP's reference point: 144 local experts x 2 ranks x 128 slots of
-  // (7168 fp8 + 56 scales + 16 meta) bytes, twice, plus the combine rows
-  // (128 tokens x 8 x 7168 bf16, twice) and the words: signals (2 x 144 x
-  // 2 dispatch, 2 x 2 combine) and a flag per row (dispatch and combine).
+  // DeepEP's reference point: 2 source ranks x 128 token rows of (7168 fp8
+  // + 224 scales + 48 meta: 8 header, 8 entries of 4, rounded to 16) bytes,
+  // twice, plus the combine rows (128 tokens x 8 x 7168 bf16, twice) and the
+  // words: signals (2 x 144 x 2 dispatch, 2 x 2 token rows, 2 x 2 combine)
+  // and a flag per row (2 x 2 x 128 dispatch, 2 x 128 x 8 combine).
   c = config();
   ASSERT_EQ(tdmEpBufferSizeHint(&c, 2, &bytes), tdmSuccess) << tdmGetLastError(nullptr);
-  const size_t rows = 2ull * 144 * 2 * 128 * (7168 + 224 + 16);
+  const size_t rows = 2ull * 2 * 128 * (7168 + 224 + 48);
   const size_t combine = 2ull * 128 * 8 * 7168 * 2;
   EXPECT_GE(bytes, rows + combine);
-  const size_t words = 8ull * (2 * 144 * 2 + 2 * 2 + 2 * 144 * 2 * 128 + 2 * 128 * 8);
+  const size_t words = 8ull * (2 * 144 * 2 + 2 * 2 + 2 * 2 + 2 * 2 * 128 + 2 * 128 * 8);
   EXPECT_LE(bytes, rows + combine + words + 512);
 }
 
