@@ -81,23 +81,24 @@ __device__ __forceinline__ int4 pack_bf16x8(const float* in) {
   return v;
 }
 
-// The per-16-byte row copy of one warp (rows are 16-byte aligned), kUnroll
+// The per-16-byte row copy of one warp (rows are 16-byte aligned), kCopyUnroll
 // loads in flight per lane before their stores: a row is a few KiB, so one
 // load at a time would pay the memory latency a dozen times per row. Loads
 // bypass L1 (__ldcg): rows that peers wrote into this GPU's memory are
 // coherent in L2, not in an L1 that may still hold an older call's line.
-constexpr int kUnroll = 8;
+constexpr int kUnroll = 8;       // rows a combine sum loads at once
+constexpr int kCopyUnroll = 16;  // a 7168-byte fp8 row in one round, a bf16 one in two
 __device__ __forceinline__ void warp_copy(char* dst, const char* src, size_t bytes, int lane) {
   const size_t vectors = bytes / 16;
   auto* d = reinterpret_cast<int4*>(dst);
   const auto* s = reinterpret_cast<const int4*>(src);
-  for (size_t base = lane; base < vectors; base += kUnroll * 32) {
-    int4 v[kUnroll];
+  for (size_t base = lane; base < vectors; base += kCopyUnroll * 32) {
+    int4 v[kCopyUnroll];
 #pragma unroll
-    for (int u = 0; u < kUnroll; ++u)
+    for (int u = 0; u < kCopyUnroll; ++u)
       if (base + u * 32 < vectors) v[u] = __ldcg(s + base + u * 32);
 #pragma unroll
-    for (int u = 0; u < kUnroll; ++u)
+    for (int u = 0; u < kCopyUnroll; ++u)
       if (base + u * 32 < vectors) d[base + u * 32] = v[u];
   }
 }
