@@ -33,7 +33,7 @@ size_t carve_local(const Layout& lo, char* base, EpDevice& dev) {
     used += round_up(count * sizeof(T), 256);
   };
   take(dev.state, kStateWords);
-  take(dev.slot_counter, 2 * E);  // per parity
+  take(dev.slot_counter, 2 * E);                   // per parity
   take(dev.token_counter, 2 * size_t(lo.nranks));  // per parity
   take(dev.src_token, rows);
   take(dev.src_k, rows);
