@@ -199,6 +199,17 @@ int blocks_for(size_t pieces, int max_blocks) {
   return static_cast<int>(pieces < size_t(max_blocks) ? pieces : size_t(max_blocks));
 }
 
+// Chunk k of copy j is work item k * n + j, items striped over the blocks.
+constexpr size_t kCopyChunk = 256 << 10;
+__global__ void __launch_bounds__(kThreads) copy_list_kernel(CopyList l) {
+  const size_t chunks = (l.bytes + kCopyChunk - 1) / kCopyChunk;
+  for (size_t item = blockIdx.x; item < chunks * l.n; item += gridDim.x) {
+    const int j = static_cast<int>(item % l.n);
+    const size_t off = item / l.n * kCopyChunk;
+    block_copy(l.dst[j] + off, l.src[j] + off, dclamp(l.bytes, off, kCopyChunk));
+  }
+}
+
 }  // namespace
 
 cudaError_t launch_bulk(const DevComm& c, const CollArgs& a, cudaStream_t stream) {
@@ -225,6 +236,12 @@ cudaError_t launch_bulk(const DevComm& c, const CollArgs& a, cudaStream_t stream
     bulk_move_kernel<<<blocks, kThreads, 0, stream>>>(c, a, bytes, piece);
     return cudaGetLastError();
   });
+}
+
+cudaError_t launch_copy_list(const CopyList& l, cudaStream_t stream) {
+  if (l.n == 0 || l.bytes == 0) return cudaSuccess;
+  copy_list_kernel<<<kMaxChannels, kThreads, 0, stream>>>(l);
+  return cudaGetLastError();
 }
 
 cudaError_t launch_p2p(const DevComm& c, const P2pArgs& a, cudaStream_t stream) {

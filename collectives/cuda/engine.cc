@@ -8,6 +8,7 @@
 #include "device/device_scope.h"
 #include "device/driver.h"
 #include "device/memory.h"
+#include "mem/registration.h"
 #include "util/dtype.h"
 #include "util/env.h"
 #include "util/error.h"
@@ -145,7 +146,7 @@ void Engine::enqueue(const plan::Call& call) {
   if (call.count == 0) return;
   device::DeviceScope scope(device_);
   const size_t message = call.count * type_size(call.type);
-  if (enqueue_copy_engine(call, message)) return;
+  if (enqueue_direct(call, message) || enqueue_copy_engine(call, message)) return;
   CollArgs a{};
   a.kind = call.kind;
   a.type = static_cast<int>(call.type);
@@ -230,6 +231,74 @@ bool Engine::enqueue_copy_engine(const plan::Call& call, size_t bytes) {
     copy(window->peer(p, offset + (gather ? me * bytes : 0)), send);
   }
   if (sends) copy(recv + (gather ? me * bytes : 0), send);
+  TDM_CUDA(launch_shmem_barrier(sh, call.stream));
+  return true;
+}
+
+// Direct all-to-all (TANDEM_CUDA_DIRECT_MIN_BYTES per peer, out of place,
+// captured in a CUDA graph): every rank's receive allocation is mapped here
+// once, from a host allgather at capture of where each rank's buffer lies;
+// then a barrier on the stream (every peer reached the call, so its buffer
+// is free), one kernel storing each block straight into its peer's buffer
+// and the own block locally, and a barrier (every store into this rank's
+// buffer has landed). One NVLink copy instead of a slot and a copy out.
+// Every rank decides alike from the allgathered values; as with any
+// collective, every rank must capture the call if one does.
+bool Engine::enqueue_direct(const plan::Call& call, size_t bytes) {
+  if (!plan::direct_eligible(choice_, call.kind, bytes)) return false;
+  cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
+  TDM_CUDA(cudaStreamIsCapturing(call.stream, &status));
+  if (status != cudaStreamCaptureStatusActive) return false;
+  const int n = boot_.nranks(), me = boot_.rank();
+  const size_t total = bytes * static_cast<size_t>(n);
+  auto* recv = static_cast<char*>(call.recv);
+  const auto* send = static_cast<const char*>(call.send);
+  struct Where {
+    uint64_t base, offset, buffer_id;
+    uint32_t refuse, padding;
+  };
+  const mem::Export ex = mem::describe(recv, total);
+  Where mine{ex.base, ex.offset, 0, 0, 0};
+  // In place, a peer's block would land where this rank still reads its own.
+  mine.refuse = send < recv + total && recv < send + total;
+  if (device::driver().cuPointerGetAttribute(&mine.buffer_id, CU_POINTER_ATTRIBUTE_BUFFER_ID,
+                                             static_cast<CUdeviceptr>(ex.base)) != CUDA_SUCCESS)
+    mine.refuse = 1;
+  const std::vector<Where> all = boot_.allgather_value(mine);
+  std::vector<uint64_t> key;
+  for (const Where& w : all) {
+    if (w.refuse) return false;
+    key.push_back(w.base);
+    key.push_back(w.buffer_id);
+  }
+  auto it = direct_windows_.find(key);
+  if (it == direct_windows_.end()) {
+    // A bound on mappings kept for graphs: past it, the pipelined kernel.
+    constexpr size_t kMaxDirectWindows = 64;
+    if (direct_windows_.size() >= kMaxDirectWindows) return false;
+    // Mapping is not stream work: let this thread make those calls while
+    // its stream captures (the global capture mode refuses them).
+    struct RelaxedCapture {
+      cudaStreamCaptureMode mode = cudaStreamCaptureModeRelaxed;
+      RelaxedCapture() { TDM_CUDA(cudaThreadExchangeStreamCaptureMode(&mode)); }
+      ~RelaxedCapture() { cudaThreadExchangeStreamCaptureMode(&mode); }
+    } relaxed;
+    auto window = mem::Window::create(boot_, *heap_, device_, reinterpret_cast<void*>(ex.base),
+                                      ex.span, /*device_handle=*/false);
+    it = direct_windows_.emplace(std::move(key), std::move(window)).first;
+  }
+  CopyList list;
+  list.n = n;
+  list.bytes = bytes;
+  for (int p = 0; p < n; ++p) {
+    list.src[p] = send + p * bytes;
+    list.dst[p] = p == me ? recv + me * bytes
+                          : static_cast<char*>(it->second->peer(p, all[p].offset + me * bytes));
+  }
+  TDM_TRACE("CUDA", "all-to-all of ", bytes, " bytes per peer straight into the peers' buffers");
+  const tdmShmemDevice_t sh = shmem_handle();
+  TDM_CUDA(launch_shmem_barrier(sh, call.stream));
+  TDM_CUDA(launch_copy_list(list, call.stream));
   TDM_CUDA(launch_shmem_barrier(sh, call.stream));
   return true;
 }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -50,6 +51,7 @@ class Engine {
   Engine(bootstrap::Bootstrap& boot, int device) : boot_(boot), device_(device) {}
   void check_reachable(const char* what) const;
   bool enqueue_copy_engine(const plan::Call& call, size_t bytes);
+  bool enqueue_direct(const plan::Call& call, size_t bytes);
 
   bootstrap::Bootstrap& boot_;
   int device_;
@@ -65,6 +67,10 @@ class Engine {
   std::mutex windows_mutex_;
   std::vector<const mem::Window*> symmetric_windows_;
   int p2p_channels_ = 1;
+  // Receive allocations of the direct all-to-all, mapped at capture, by every
+  // rank's (allocation base, buffer id): graphs replay them, so they stay
+  // until the communicator goes (last member: released before the heap).
+  std::map<std::vector<uint64_t>, std::unique_ptr<mem::Window>> direct_windows_;
 };
 
 }  // namespace tdm::cuda

@@ -21,6 +21,17 @@ cudaError_t launch_bulk(const DevComm& c, const CollArgs& a, cudaStream_t stream
 // Grouped sends and receives to other ranks (self copies are done by the caller).
 cudaError_t launch_p2p(const DevComm& c, const P2pArgs& a, cudaStream_t stream);
 
+// Up to kMaxRanks copies of `bytes` each, all at once over the grid
+// (chunks of every copy interleaved, so NVLink stores to every peer and the
+// local copy run side by side): the direct all-to-all.
+struct CopyList {
+  int n = 0;
+  size_t bytes = 0;
+  const char* src[kMaxRanks] = {};
+  char* dst[kMaxRanks] = {};
+};
+cudaError_t launch_copy_list(const CopyList& l, cudaStream_t stream);
+
 // SHMEM stream helpers (tandem/shmem.h).
 cudaError_t launch_shmem_barrier(const tdmShmemDevice_t& sh, cudaStream_t stream);
 cudaError_t launch_shmem_signal(const tdmShmemDevice_t& sh, uint64_t* sig, uint64_t value,

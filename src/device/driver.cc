@@ -34,6 +34,7 @@ Driver load() {
   resolve(d.cuMemImportFromShareableHandle, "cuMemImportFromShareableHandle");
   resolve(d.cuMemRetainAllocationHandle, "cuMemRetainAllocationHandle");
   resolve(d.cuMemGetAddressRange, "cuMemGetAddressRange");
+  resolve(d.cuPointerGetAttribute, "cuPointerGetAttribute");
   resolve(d.cuGetErrorString, "cuGetErrorString");
   resolve(d.cuDeviceGet, "cuDeviceGet");
   resolve(d.cuDeviceGetAttribute, "cuDeviceGetAttribute");

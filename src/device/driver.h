@@ -28,6 +28,7 @@ struct Driver {
                                              CUmemAllocationHandleType);
   CUresult (*cuMemRetainAllocationHandle)(CUmemGenericAllocationHandle*, void*);
   CUresult (*cuMemGetAddressRange)(CUdeviceptr*, size_t*, CUdeviceptr);
+  CUresult (*cuPointerGetAttribute)(void*, CUpointer_attribute, CUdeviceptr);
   CUresult (*cuGetErrorString)(CUresult, const char**);
   CUresult (*cuDeviceGet)(CUdevice*, int);
   CUresult (*cuDeviceGetAttribute)(int*, CUdevice_attribute, CUdevice);

@@ -24,7 +24,7 @@ struct Entry {
 }  // namespace
 
 std::unique_ptr<Window> Window::create(bootstrap::Bootstrap& boot, SymmetricHeap& heap, int device,
-                                       void* buff, size_t size) {
+                                       void* buff, size_t size, bool device_handle) {
   const Export ex = describe(buff, size);
   const int rank = boot.rank(), nranks = boot.nranks();
   std::unique_ptr<Window> w(new Window(rank, nranks));
@@ -72,7 +72,8 @@ std::unique_ptr<Window> Window::create(bootstrap::Bootstrap& boot, SymmetricHeap
     w->bases_[r] = import.range.address() + e.offset;
     w->imports_.push_back(std::move(import));
   }
-  w->device_bases_ = device::device_copy_of(w->bases_.data(), sizeof(uintptr_t) * nranks);
+  if (device_handle)
+    w->device_bases_ = device::device_copy_of(w->bases_.data(), sizeof(uintptr_t) * nranks);
   boot.barrier();  // every rank mapped before anyone writes through the window
   return w;
 }

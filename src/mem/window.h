@@ -19,8 +19,10 @@ class SymmetricHeap;
 class Window {
  public:
   // Collective over the bootstrap's ranks; `heap` lends its FD channel.
+  // Without `device_handle` no device memory is allocated (device_handle()
+  // is then unusable): what a window made while a stream captures needs.
   static std::unique_ptr<Window> create(bootstrap::Bootstrap& boot, SymmetricHeap& heap, int device,
-                                        void* buff, size_t size);
+                                        void* buff, size_t size, bool device_handle = true);
   ~Window();
   Window(const Window&) = delete;
   Window& operator=(const Window&) = delete;

@@ -115,6 +115,9 @@ CudaSettings cuda_settings_from_env(int nranks) {
           ? std::max<uint64_t>(
                 env::get_size("TANDEM_CUDA_CE_MIN_BYTES", 32 << 20, 0, kMaxThreshold), 1)
           : 0;
+  // Direct all-to-all under graph capture: one copy over NVLink instead of
+  // a slot and a copy out; from 8 MiB per peer (docs/benchmarks-cuda.md).
+  s.direct_min_bytes = env::get_size("TANDEM_CUDA_DIRECT_MIN_BYTES", 8 << 20, 0, kMaxThreshold);
   return s;
 }
 
@@ -145,6 +148,11 @@ CudaKernel choose_cuda_kernel(const CudaSettings& settings, CallKind kind, size_
         return CudaKernel::kOneShotLL;
       return two_fits ? CudaKernel::kTwoShotLL : CudaKernel::kPipelined;
   }
+}
+
+bool direct_eligible(const CudaSettings& settings, CallKind kind, size_t block) {
+  return kind == CallKind::kAlltoAll && settings.direct_min_bytes != 0 &&
+         block >= settings.direct_min_bytes;
 }
 
 bool copy_engine_eligible(const CudaSettings& settings, CallKind kind, size_t block) {

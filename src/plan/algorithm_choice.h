@@ -48,6 +48,7 @@ struct CudaSettings {
   uint64_t ll_max_bytes;       // TANDEM_CUDA_LL_MAX_BYTES: the LL area per source
   uint64_t oneshot_max_bytes;  // TANDEM_CUDA_ONESHOT_MAX_BYTES
   uint64_t ce_min_bytes;       // TANDEM_CUDA_CE / TANDEM_CUDA_CE_MIN_BYTES (0: off)
+  uint64_t direct_min_bytes;   // TANDEM_CUDA_DIRECT_MIN_BYTES (0: off)
   int32_t forced;              // TANDEM_CUDA_ALLREDUCE_ALGO (CudaAllReduce)
   int32_t padding;
 };
@@ -65,5 +66,8 @@ CudaKernel choose_cuda_kernel(const CudaSettings& settings, CallKind kind, size_
 // Whether an allgather or broadcast of `block` bytes per rank may go through
 // the copy engines (when its receive buffer lies in a symmetric window).
 bool copy_engine_eligible(const CudaSettings& settings, CallKind kind, size_t block);
+// Whether an all-to-all of `block` bytes per peer captured in a CUDA graph
+// may store straight into the peers' receive buffers (mapped at capture).
+bool direct_eligible(const CudaSettings& settings, CallKind kind, size_t block);
 
 }  // namespace tdm::plan

@@ -5,6 +5,35 @@ namespace collectives_gpu_test {
 
 namespace {
 
+// Captures the cases' calls into one CUDA graph, then launches it `launches`
+// times with new inputs (and new device premulsum scalars, read at run time)
+// uploaded before each launch and every output checked after it.
+void capture_and_replay(std::vector<Case>& cases, const std::vector<Bufs>& bufs, int launches) {
+  CUDA_OK(cudaStreamSynchronize(g_stream));
+  cudaGraph_t graph = nullptr;
+  cudaGraphExec_t exec = nullptr;
+  bool captured = CUDA_OK(cudaStreamBeginCapture(g_stream, cudaStreamCaptureModeGlobal));
+  if (captured) {
+    for (size_t i = 0; i < cases.size(); ++i) captured &= issue_ok(cases[i], bufs[i]);
+    captured &= CUDA_OK(cudaStreamEndCapture(g_stream, &graph));
+  }
+  captured = captured && CUDA_OK(cudaGraphInstantiate(&exec, graph, 0));
+  // Launch only where every rank has a graph (a lone launch would wait forever).
+  if (all_agree(captured)) {
+    for (int launch = 0; launch < launches; ++launch) {
+      for (size_t i = 0; i < cases.size(); ++i) {
+        cases[i].salt = ++g_salt;
+        if (cases[i].op == kPremulDevice) cases[i].scalar_salt = launch;
+        upload(cases[i], bufs[i]);
+      }
+      CUDA_OK(cudaGraphLaunch(exec, g_stream));
+      for (size_t i = 0; i < cases.size(); ++i) verify(cases[i], bufs[i]);
+    }
+  }
+  if (exec) CUDA_OK(cudaGraphExecDestroy(exec));
+  if (graph) CUDA_OK(cudaGraphDestroy(graph));
+}
+
 // The calls captured into a CUDA graph, launched several times with new
 // inputs (and new device premulsum scalars) written between launches.
 class Graph : public Collectives, public ::testing::WithParamInterface<tdmDataType_t> {};
@@ -32,30 +61,32 @@ TEST_P(Graph, ReplaysWithNewInputs) {
   DeviceAllocs mem;
   std::vector<Bufs> bufs;
   for (const Case& c : cases) bufs.push_back(place(c, mem.alloc()));
-  CUDA_OK(cudaStreamSynchronize(g_stream));
-  cudaGraph_t graph = nullptr;
-  cudaGraphExec_t exec = nullptr;
-  bool captured = CUDA_OK(cudaStreamBeginCapture(g_stream, cudaStreamCaptureModeGlobal));
-  if (captured) {
-    for (size_t i = 0; i < cases.size(); ++i) captured &= issue_ok(cases[i], bufs[i]);
-    captured &= CUDA_OK(cudaStreamEndCapture(g_stream, &graph));
-  }
-  captured = captured && CUDA_OK(cudaGraphInstantiate(&exec, graph, 0));
-  // Launch only where every rank has a graph (a lone launch would wait forever).
-  if (all_agree(captured)) {
-    for (uint64_t launch = 0; launch < 4; ++launch) {
-      for (size_t i = 0; i < cases.size(); ++i) {
-        cases[i].salt = ++g_salt;
-        if (cases[i].op == kPremulDevice) cases[i].scalar_salt = launch;  // read at run time
-        upload(cases[i], bufs[i]);
-      }
-      CUDA_OK(cudaGraphLaunch(exec, g_stream));
-      for (size_t i = 0; i < cases.size(); ++i) verify(cases[i], bufs[i]);
-    }
-  }
-  if (exec) CUDA_OK(cudaGraphExecDestroy(exec));
-  if (graph) CUDA_OK(cudaGraphDestroy(graph));
+  capture_and_replay(cases, bufs, 4);
 }
+
+// All-to-all blocks from TANDEM_CUDA_DIRECT_MIN_BYTES (8 MiB) per peer go
+// straight into the peers' receive buffers when captured; in place they take
+// the pipelined kernel. Two graphs over the same buffers: the second finds
+// every rank's buffer already mapped. Odd counts give every copy a tail;
+// cudaMalloc buffers (CUDA IPC) and tdmMemAlloc ones (cuMem FDs).
+class DirectAllToAll : public Collectives, public ::testing::WithParamInterface<bool> {};
+
+TEST_P(DirectAllToAll, InGraphs) {
+  std::vector<Case> cases = {
+      make(Coll::kAlltoAll, tdmUint8, kNoOp, (size_t{8} << 20) + 13),
+      make(Coll::kAlltoAll, tdmFloat32, kNoOp, (size_t{3} << 20) + 5),
+      make(Coll::kAlltoAll, tdmBfloat16, kNoOp, (size_t{4} << 20) + 3, Place::kIn),
+  };
+  DeviceAllocs mem(GetParam());
+  std::vector<Bufs> bufs;
+  for (const Case& c : cases) bufs.push_back(place(c, mem.alloc()));
+  for (int round = 0; round < 2; ++round) capture_and_replay(cases, bufs, 3);
+}
+
+INSTANTIATE_TEST_SUITE_P(Device, DirectAllToAll, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& p) {
+                           return std::string(p.param ? "TdmMemAlloc" : "CudaMalloc");
+                         });
 
 INSTANTIATE_TEST_SUITE_P(Device, Graph,
                          ::testing::Values(tdmFloat32, tdmBfloat16, tdmInt32, tdmFloat8e4m3),

@@ -21,7 +21,7 @@ using testing::ScopedEnv;
 constexpr const char* kKnobs[] = {"TANDEM_ONESHOT_MAX_BYTES",   "TANDEM_ALLREDUCE_ALGO",
                                   "TANDEM_CUDA_LL_MAX_BYTES",   "TANDEM_CUDA_ONESHOT_MAX_BYTES",
                                   "TANDEM_CUDA_ALLREDUCE_ALGO", "TANDEM_CUDA_CE",
-                                  "TANDEM_CUDA_CE_MIN_BYTES"};
+                                  "TANDEM_CUDA_CE_MIN_BYTES",   "TANDEM_CUDA_DIRECT_MIN_BYTES"};
 
 // Every test starts with none of the knobs set, and leaves the environment as it found it.
 class AlgorithmChoice : public ::testing::Test {
@@ -146,6 +146,22 @@ TEST_F(AlgorithmChoice, CudaSettingsFromEnv) {
   EXPECT_EQ(cuda_settings_from_env(2).ce_min_bytes, 1u);
   env_.set("TANDEM_CUDA_CE", "0");
   EXPECT_EQ(cuda_settings_from_env(2).ce_min_bytes, 0u);
+
+  EXPECT_EQ(cuda_settings_from_env(2).direct_min_bytes, 8u << 20);
+  env_.set("TANDEM_CUDA_DIRECT_MIN_BYTES", "1M");
+  EXPECT_EQ(cuda_settings_from_env(4).direct_min_bytes, 1u << 20);
+  env_.set("TANDEM_CUDA_DIRECT_MIN_BYTES", "0");
+  EXPECT_EQ(cuda_settings_from_env(2).direct_min_bytes, 0u);
+}
+
+TEST_F(AlgorithmChoice, DirectAllToAllFromItsThresholdOnly) {
+  CudaSettings s = cuda_settings_from_env(2);
+  EXPECT_FALSE(direct_eligible(s, CallKind::kAlltoAll, (8u << 20) - 1));
+  EXPECT_TRUE(direct_eligible(s, CallKind::kAlltoAll, 8u << 20));
+  for (CallKind other : {CallKind::kAllGather, CallKind::kAllReduce, CallKind::kBroadcast})
+    EXPECT_FALSE(direct_eligible(s, other, 1u << 30));
+  s.direct_min_bytes = 0;  // off
+  EXPECT_FALSE(direct_eligible(s, CallKind::kAlltoAll, 1u << 30));
 }
 
 TEST_F(AlgorithmChoice, CudaSettingsRejectBadValues) {
@@ -161,6 +177,9 @@ TEST_F(AlgorithmChoice, CudaSettingsRejectBadValues) {
   env_.set("TANDEM_CUDA_CE", "1");
   env_.set("TANDEM_CUDA_CE_MIN_BYTES", "-1");
   expect_invalid_argument([] { cuda_settings_from_env(2); }, "TANDEM_CUDA_CE_MIN_BYTES='-1'");
+  env_.set("TANDEM_CUDA_CE_MIN_BYTES", nullptr);
+  env_.set("TANDEM_CUDA_DIRECT_MIN_BYTES", "lots");
+  expect_invalid_argument([] { cuda_settings_from_env(2); }, "TANDEM_CUDA_DIRECT_MIN_BYTES='lots'");
 }
 
 TEST(TwoShotShardBytes, CeilingOfAShareInEightByteLines) {
@@ -174,7 +193,7 @@ TEST(TwoShotShardBytes, CeilingOfAShareInEightByteLines) {
 }
 
 CudaSettings settings(uint64_t ll, uint64_t oneshot, CudaAllReduce forced) {
-  return CudaSettings{ll, oneshot, 0, int32_t(forced), 0};
+  return CudaSettings{ll, oneshot, 0, 0, int32_t(forced), 0};
 }
 
 TEST(ChooseCudaKernel, AllReduceBySize) {
