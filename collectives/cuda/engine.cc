@@ -1,5 +1,7 @@
 #include "collectives/cuda/engine.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstring>
 
@@ -50,6 +52,12 @@ std::unique_ptr<Engine> Engine::create(bootstrap::Bootstrap& boot, int device) {
   mine.channels =
       static_cast<int32_t>(env::get_int("TANDEM_CUDA_MAX_BLOCKS", 128, 1, kMaxChannels));
   const Settings s = boot.allgather_value(mine)[0];
+  // The direct all-to-all makes a host allgather inside enqueue, which one
+  // thread driving several ranks in a group (nccl-tests -g 2) could never
+  // complete: only where no two ranks share a process.
+  std::vector<int64_t> pids = boot.allgather_value(static_cast<int64_t>(getpid()));
+  std::sort(pids.begin(), pids.end());
+  e.direct_allowed_ = std::adjacent_find(pids.begin(), pids.end()) == pids.end();
 
   e.heap_ = mem::SymmetricHeap::create(boot, device);
   const size_t n = nranks, C = s.channels;
@@ -243,9 +251,10 @@ bool Engine::enqueue_copy_engine(const plan::Call& call, size_t bytes) {
 // and the own block locally, and a barrier (every store into this rank's
 // buffer has landed). One NVLink copy instead of a slot and a copy out.
 // Every rank decides alike from the allgathered values; as with any
-// collective, every rank must capture the call if one does.
+// collective, every rank must capture the call if one does. Not where two
+// ranks share a process (see create).
 bool Engine::enqueue_direct(const plan::Call& call, size_t bytes) {
-  if (!plan::direct_eligible(choice_, call.kind, bytes)) return false;
+  if (!direct_allowed_ || !plan::direct_eligible(choice_, call.kind, bytes)) return false;
   cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
   TDM_CUDA(cudaStreamIsCapturing(call.stream, &status));
   if (status != cudaStreamCaptureStatusActive) return false;

@@ -67,6 +67,7 @@ class Engine {
   std::mutex windows_mutex_;
   std::vector<const mem::Window*> symmetric_windows_;
   int p2p_channels_ = 1;
+  bool direct_allowed_ = false;  // no two ranks in one process
   // Receive allocations of the direct all-to-all, mapped at capture, by every
   // rank's (allocation base, buffer id): graphs replay them, so they stay
   // until the communicator goes (last member: released before the heap).
