@@ -31,6 +31,49 @@ struct Settings {
   int32_t channels;     // TANDEM_CUDA_MAX_BLOCKS
 };
 
+// Lets this thread make calls that are not stream work (handles, mappings)
+// while its stream captures: the global capture mode refuses them.
+struct RelaxedCapture {
+  cudaStreamCaptureMode mode = cudaStreamCaptureModeRelaxed;
+  RelaxedCapture() { TDM_CUDA(cudaThreadExchangeStreamCaptureMode(&mode)); }
+  ~RelaxedCapture() { cudaThreadExchangeStreamCaptureMode(&mode); }
+  RelaxedCapture(const RelaxedCapture&) = delete;
+  RelaxedCapture& operator=(const RelaxedCapture&) = delete;
+};
+
+// Where one rank's receive buffer of the direct all-to-all lies, allgathered.
+struct DirectWhere {
+  uint64_t base, offset, buffer_id, span;
+  uint32_t refuse, padding;
+};
+
+// This rank's receive buffer as peers could map it: device memory from
+// cudaMalloc (CUDA IPC) or tdmMemAlloc (cuMem FDs), with a buffer id. Any
+// other memory (managed, memory pools, other cuMem mappings) is refused
+// here, locally, so that every rank learns it from the allgather and takes
+// the pipelined kernel instead of failing on the way.
+DirectWhere direct_where(const void* recv, size_t total) {
+  DirectWhere w{};
+  try {
+    const mem::Export ex = mem::describe(recv, total);
+    w.base = ex.base;
+    w.offset = ex.offset;
+    w.span = ex.span;
+    cudaIpcMemHandle_t handle;
+    if (ex.kind == mem::Export::kIpc &&
+        cudaIpcGetMemHandle(&handle, reinterpret_cast<void*>(ex.base)) != cudaSuccess) {
+      cudaGetLastError();
+      w.refuse = 1;
+    }
+    if (device::driver().cuPointerGetAttribute(&w.buffer_id, CU_POINTER_ATTRIBUTE_BUFFER_ID,
+                                               static_cast<CUdeviceptr>(ex.base)) != CUDA_SUCCESS)
+      w.refuse = 1;
+  } catch (const Error&) {
+    w.refuse = 1;
+  }
+  return w;
+}
+
 }  // namespace
 
 std::unique_ptr<Engine> Engine::create(bootstrap::Bootstrap& boot, int device) {
@@ -262,20 +305,16 @@ bool Engine::enqueue_direct(const plan::Call& call, size_t bytes) {
   const size_t total = bytes * static_cast<size_t>(n);
   auto* recv = static_cast<char*>(call.recv);
   const auto* send = static_cast<const char*>(call.send);
-  struct Where {
-    uint64_t base, offset, buffer_id;
-    uint32_t refuse, padding;
-  };
-  const mem::Export ex = mem::describe(recv, total);
-  Where mine{ex.base, ex.offset, 0, 0, 0};
+  DirectWhere mine;
+  {
+    const RelaxedCapture relaxed;
+    mine = direct_where(recv, total);
+  }
   // In place, a peer's block would land where this rank still reads its own.
-  mine.refuse = send < recv + total && recv < send + total;
-  if (device::driver().cuPointerGetAttribute(&mine.buffer_id, CU_POINTER_ATTRIBUTE_BUFFER_ID,
-                                             static_cast<CUdeviceptr>(ex.base)) != CUDA_SUCCESS)
-    mine.refuse = 1;
-  const std::vector<Where> all = boot_.allgather_value(mine);
+  if (send < recv + total && recv < send + total) mine.refuse = 1;
+  const std::vector<DirectWhere> all = boot_.allgather_value(mine);
   std::vector<uint64_t> key;
-  for (const Where& w : all) {
+  for (const DirectWhere& w : all) {
     if (w.refuse) return false;
     key.push_back(w.base);
     key.push_back(w.buffer_id);
@@ -285,15 +324,9 @@ bool Engine::enqueue_direct(const plan::Call& call, size_t bytes) {
     // A bound on mappings kept for graphs: past it, the pipelined kernel.
     constexpr size_t kMaxDirectWindows = 64;
     if (direct_windows_.size() >= kMaxDirectWindows) return false;
-    // Mapping is not stream work: let this thread make those calls while
-    // its stream captures (the global capture mode refuses them).
-    struct RelaxedCapture {
-      cudaStreamCaptureMode mode = cudaStreamCaptureModeRelaxed;
-      RelaxedCapture() { TDM_CUDA(cudaThreadExchangeStreamCaptureMode(&mode)); }
-      ~RelaxedCapture() { cudaThreadExchangeStreamCaptureMode(&mode); }
-    } relaxed;
-    auto window = mem::Window::create(boot_, *heap_, device_, reinterpret_cast<void*>(ex.base),
-                                      ex.span, /*device_handle=*/false);
+    const RelaxedCapture relaxed;
+    auto window = mem::Window::create(boot_, *heap_, device_, reinterpret_cast<void*>(mine.base),
+                                      mine.span, /*device_handle=*/false);
     it = direct_windows_.emplace(std::move(key), std::move(window)).first;
   }
   CopyList list;

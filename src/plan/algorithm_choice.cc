@@ -152,7 +152,7 @@ CudaKernel choose_cuda_kernel(const CudaSettings& settings, CallKind kind, size_
 
 bool direct_eligible(const CudaSettings& settings, CallKind kind, size_t block) {
   return kind == CallKind::kAlltoAll && settings.direct_min_bytes != 0 &&
-         block >= settings.direct_min_bytes;
+         block >= settings.direct_min_bytes && block % 16 == 0;
 }
 
 bool copy_engine_eligible(const CudaSettings& settings, CallKind kind, size_t block) {

@@ -67,7 +67,9 @@ CudaKernel choose_cuda_kernel(const CudaSettings& settings, CallKind kind, size_
 // the copy engines (when its receive buffer lies in a symmetric window).
 bool copy_engine_eligible(const CudaSettings& settings, CallKind kind, size_t block);
 // Whether an all-to-all of `block` bytes per peer captured in a CUDA graph
-// may store straight into the peers' receive buffers (mapped at capture).
+// may store straight into the peers' receive buffers (mapped at capture):
+// from the threshold, in whole 16-byte vectors (an odd block would leave
+// every copy but the first misaligned, and byte by byte).
 bool direct_eligible(const CudaSettings& settings, CallKind kind, size_t block);
 
 }  // namespace tdm::plan

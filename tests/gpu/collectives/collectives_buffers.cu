@@ -32,6 +32,20 @@ void free_arena() {
   }
 }
 
+namespace {
+std::unique_ptr<DeviceAllocs> g_kept[2];  // cudaMalloc, tdmMemAlloc
+}  // namespace
+
+DeviceAllocs& kept_allocs(bool tdm) {
+  std::unique_ptr<DeviceAllocs>& kept = g_kept[tdm ? 1 : 0];
+  if (!kept) kept = std::make_unique<DeviceAllocs>(tdm);
+  return *kept;
+}
+
+void free_kept_allocs() {
+  for (std::unique_ptr<DeviceAllocs>& kept : g_kept) kept.reset();
+}
+
 Bufs place(const Case& c, const Alloc& alloc) {
   const size_t es = type_size(c.type);
   const Layout l = layout(c);

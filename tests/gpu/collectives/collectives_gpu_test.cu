@@ -90,5 +90,6 @@ int main(int argc, char** argv) {
   free_arena();
   if (g_stream) cudaStreamDestroy(g_stream);
   tdmCommDestroy(g_comm);
+  free_kept_allocs();
   return rc;
 }

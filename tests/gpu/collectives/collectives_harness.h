@@ -304,6 +304,11 @@ class DeviceAllocs {
   std::vector<void*> ptrs_;
 };
 
+// Allocations kept until main has destroyed the communicator: buffers that
+// peers map for the direct all-to-all must outlive it.
+DeviceAllocs& kept_allocs(bool tdm);
+void free_kept_allocs();
+
 Bufs place(const Case& c, const Alloc& alloc);
 
 // Poisons the buffers and writes this rank's input (and device scalar), in

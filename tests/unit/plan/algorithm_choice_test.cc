@@ -158,6 +158,8 @@ TEST_F(AlgorithmChoice, DirectAllToAllFromItsThresholdOnly) {
   CudaSettings s = cuda_settings_from_env(2);
   EXPECT_FALSE(direct_eligible(s, CallKind::kAlltoAll, (8u << 20) - 1));
   EXPECT_TRUE(direct_eligible(s, CallKind::kAlltoAll, 8u << 20));
+  EXPECT_TRUE(direct_eligible(s, CallKind::kAlltoAll, (8u << 20) + 16));
+  EXPECT_FALSE(direct_eligible(s, CallKind::kAlltoAll, (8u << 20) + 13));  // not whole vectors
   for (CallKind other : {CallKind::kAllGather, CallKind::kAllReduce, CallKind::kBroadcast})
     EXPECT_FALSE(direct_eligible(s, other, 1u << 30));
   s.direct_min_bytes = 0;  // off
