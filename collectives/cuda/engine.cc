@@ -23,12 +23,13 @@ namespace {
 size_t align_up(size_t x, size_t to) { return (x + to - 1) / to * to; }
 
 // Settings that shape buffers and piece schedules, and the algorithm choice:
-// rank 0's environment wins.
+// rank 0's environment wins. The process id rides along (every rank's).
 struct Settings {
   plan::CudaSettings choice;
   uint64_t slot_bytes;  // TANDEM_CUDA_SLOT_BYTES
   int32_t depth;        // TANDEM_CUDA_DEPTH
   int32_t channels;     // TANDEM_CUDA_MAX_BLOCKS
+  int64_t pid;
 };
 
 // Lets this thread make calls that are not stream work (handles, mappings)
@@ -94,11 +95,14 @@ std::unique_ptr<Engine> Engine::create(bootstrap::Bootstrap& boot, int device) {
   mine.depth = static_cast<int32_t>(env::get_int("TANDEM_CUDA_DEPTH", 2, 1, 16));
   mine.channels =
       static_cast<int32_t>(env::get_int("TANDEM_CUDA_MAX_BLOCKS", 128, 1, kMaxChannels));
-  const Settings s = boot.allgather_value(mine)[0];
+  mine.pid = getpid();
+  const std::vector<Settings> every = boot.allgather_value(mine);
+  const Settings s = every[0];
   // The direct all-to-all makes a host allgather inside enqueue, which one
   // thread driving several ranks in a group (nccl-tests -g 2) could never
   // complete: only where no two ranks share a process.
-  std::vector<int64_t> pids = boot.allgather_value(static_cast<int64_t>(getpid()));
+  std::vector<int64_t> pids;
+  for (const Settings& r : every) pids.push_back(r.pid);
   std::sort(pids.begin(), pids.end());
   e.direct_allowed_ = std::adjacent_find(pids.begin(), pids.end()) == pids.end();
 

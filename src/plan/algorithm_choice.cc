@@ -116,7 +116,7 @@ CudaSettings cuda_settings_from_env(int nranks) {
                 env::get_size("TANDEM_CUDA_CE_MIN_BYTES", 32 << 20, 0, kMaxThreshold), 1)
           : 0;
   // Direct all-to-all under graph capture: one copy over NVLink instead of
-  // a slot and a copy out; from 8 MiB per peer (docs/benchmarks-cuda.md).
+  // a slot and a copy out; from 8 MiB per peer (docs/drop-in.md, the sweep).
   s.direct_min_bytes = env::get_size("TANDEM_CUDA_DIRECT_MIN_BYTES", 8 << 20, 0, kMaxThreshold);
   return s;
 }
